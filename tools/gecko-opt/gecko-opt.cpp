@@ -1,0 +1,29 @@
+//===- gecko-opt.cpp - The mlir-opt of the Gecko compiler -----------------===//
+//
+// Parses, verifies, transforms and prints Gecko IR. Registers the gecko
+// dialect next to every upstream dialect, pass, extension and LLVM IR
+// translation, so that any upstream pipeline can run on gecko IR.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::gecko::GeckoDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "Gecko optimizer driver\n", registry));
+}
