@@ -26,7 +26,9 @@ Error failure(const Twine &message) {
   return createStringError(inconvertibleErrorCode(), message);
 }
 
-Tensor scalar(double value) { return Tensor(std::vector<int64_t>{}, {value}); }
+Tensor scalar(double value) {
+  return Tensor(std::vector<int64_t>{}, std::vector<double>{value});
+}
 
 /// The tiny model config of metadata "config" (JSON of the oracle's
 /// GeckoConfig).
