@@ -4,9 +4,14 @@
 #define GECKO_DIALECT_GECKO_IR_GECKOOPS_H
 
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "gecko/Dialect/Gecko/IR/GeckoOpsEnums.h.inc"
 
 #define GET_OP_CLASSES
 #include "gecko/Dialect/Gecko/IR/GeckoOps.h.inc"

@@ -1,5 +1,0 @@
-// RUN: gecko-opt %s | FileCheck %s
-// CHECK-LABEL: func.func @empty
-func.func @empty() {
-  return
-}
