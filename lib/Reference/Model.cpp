@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <sstream>
 
 namespace gecko::ref {
@@ -28,6 +29,31 @@ ParamShapes modelParamShapes(const GeckoConfig &config) {
   shapes.push_back({"output.final_norm.bias", {d}});
   shapes.push_back({"output.output.weight", {v, d}});
   return shapes;
+}
+
+ParamMap randomParams(const ParamShapes &shapes, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  ParamMap params;
+  for (const auto &[name, shape] : shapes) {
+    size_t dot = name.rfind('.');
+    std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
+    bool isCema = name.find(".cema.") != std::string::npos;
+    double stddev = 0.1;
+    if (leaf == "weight" && shape.size() == 2)
+      stddev = name == "embed.weight" ? 1.0 : 1.0 / std::sqrt(shape[1]);
+    else if (isCema && (leaf == "alpha" || leaf == "delta"))
+      stddev = 0.5;
+    else if (isCema && leaf == "theta")
+      stddev = 1.0;
+    else if (isCema && leaf == "gamma")
+      stddev = 1.0 / std::sqrt(shape[1]);
+    std::normal_distribution<double> dist(0.0, stddev);
+    Tensor t(shape);
+    for (double &v : t.data)
+      v = dist(rng);
+    params.emplace(name, std::move(t));
+  }
+  return params;
 }
 
 ModelCache emptyModelCache(const GeckoConfig &config) {

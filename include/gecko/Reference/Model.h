@@ -19,6 +19,13 @@ namespace gecko::ref {
 /// "output.final_norm.*", "output.output.weight").
 ParamShapes modelParamShapes(const GeckoConfig &config);
 
+/// Non-degenerate random parameters for tests, like the oracle's
+/// random_params (not the training initialisation): matrices ~ N(0, 1/in)
+/// (the embedding N(0, 1)), CEMA alpha/delta N(0, 0.25), theta N(0, 1),
+/// gamma N(0, 1/N), every norm scale/bias, linear bias and z-split
+/// gamma/beta N(0, 0.01). Deterministic for a seed.
+ParamMap randomParams(const ParamShapes &shapes, uint64_t seed);
+
 /// Streaming state of the whole model (spec §9).
 struct ModelCache {
   int64_t pos = 0; // tokens processed
