@@ -4,6 +4,8 @@
 // (the golden oracle uses the equivalent closed form). The backward pass
 // re-runs the forward recurrence to recover per-step statistics, then walks
 // the steps in reverse carrying the gradients of the running mean and var.
+// Infinite inputs are skipped in the statistics (§1 step 1); their outputs are
+// infinite and carry no gradient.
 //
 //===----------------------------------------------------------------------===//
 
@@ -219,14 +221,17 @@ timestepNormBackward(const Tensor &x, const Tensor &weight, const Tensor &bias,
           continue; // dx = 0, carries pass through unchanged
         double sumScaled = 0.0, sumScaledCentered = 0.0, sumDev = 0.0;
         for (int64_t i = lo; i < hi; ++i) {
+          // A skipped (infinite) lane has an infinite output that carries no
+          // gradient; counting it would turn every gradient into NaN.
+          if (std::isinf(x.at(b, t, i)))
+            continue;
           double scaled = dy.at(b, t, i) * (weight[i] + 1.0);
           sumScaled += scaled;
           sumScaledCentered += scaled * (x.at(b, t, i) - s.meanHat);
           grads.weight[i] +=
               dy.at(b, t, i) * (x.at(b, t, i) - s.meanHat) * s.rstd;
           grads.bias[i] += dy.at(b, t, i);
-          if (!std::isinf(x.at(b, t, i)))
-            sumDev += x.at(b, t, i) - s.groupMean;
+          sumDev += x.at(b, t, i) - s.groupMean;
         }
         double dm = carryMean - s.rstd * sumScaled / s.meanCorr;
         double dv = carryVar - 0.5 * s.rstd * s.rstd * s.rstd *
@@ -234,11 +239,9 @@ timestepNormBackward(const Tensor &x, const Tensor &weight, const Tensor &bias,
         double dGroupMean = (1.0 - config.beta1) * dm;
         double dGroupVar = (1.0 - config.beta2) * dv;
         for (int64_t i = lo; i < hi; ++i) {
+          if (std::isinf(x.at(b, t, i)))
+            continue; // dx = 0: the lane feeds neither a statistic nor y
           double direct = dy.at(b, t, i) * s.rstd * (weight[i] + 1.0);
-          if (std::isinf(x.at(b, t, i))) {
-            grads.x.at(b, t, i) = direct; // skipped lanes feed no statistic
-            continue;
-          }
           // sumDev is zero unless some lane of the group was skipped.
           double devGrad = (x.at(b, t, i) - s.groupMean) - sumDev / n;
           grads.x.at(b, t, i) =

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-namespace gecko::ref::testing {
+namespace gecko::ref::testutil {
 
 /// Uniform values in [lo, hi) whose magnitude is at least `minAbs`, so that no
 /// test silently runs on zeros.
@@ -130,6 +130,6 @@ gradientMatches(const Tensor &analytic, const std::function<double()> &loss,
   return tensorsNear(analytic, numeric, tol);
 }
 
-} // namespace gecko::ref::testing
+} // namespace gecko::ref::testutil
 
 #endif // GECKO_TEST_UNIT_REFERENCE_GRADCHECK_H
