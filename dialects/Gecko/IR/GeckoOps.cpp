@@ -40,8 +40,8 @@ static LogicalResult verifyTimestepNormInputs(OpTy op, ShapeBinder &shapes) {
     return failure();
   shapes.bind("G", groups);
   if (failed(shapes.expect(op.getX(), "x", {"B", "L", "D"}, true)) ||
-      failed(
-          expectDivides(raw, "num_groups", groups, "D", shapes.lookup("D"))) ||
+      failed(expectDivides(raw, "num_groups", groups,
+                           "D =", shapes.lookup("D"))) ||
       failed(shapes.expect(op.getWeight(), "weight", {"D"}, true)) ||
       failed(shapes.expect(op.getBias(), "bias", {"D"}, true)) ||
       failed(shapes.expect(op.getCount(), "count", {"B"})) ||
@@ -186,8 +186,8 @@ static LogicalResult verifyNormInputs(OpTy op, ShapeBinder &shapes,
   if (failed(expectPositive(raw, "num_groups", groups)) ||
       failed(expectPositive(raw, "eps", op.getEps().convertToDouble())) ||
       failed(shapes.expect(op.getX(), "x", dims, true)) ||
-      failed(
-          expectDivides(raw, "num_groups", groups, "D", shapes.lookup("D"))) ||
+      failed(expectDivides(raw, "num_groups", groups,
+                           "D =", shapes.lookup("D"))) ||
       failed(shapes.expect(op.getWeight(), "weight", {"D"}, true)))
     return failure();
   return success();
@@ -254,7 +254,8 @@ static LogicalResult verifyZSplitInputs(OpTy op, ShapeBinder &shapes) {
   if (failed(expectPositive(raw, "num_heads", heads)) ||
       failed(expectPositive(raw, "eps", op.getEps().convertToDouble())) ||
       failed(shapes.expect(op.getZ(), "z", {"B", "L", "Z"}, true)) ||
-      failed(expectDivides(raw, "num_heads", heads, "Z", shapes.lookup("Z"))) ||
+      failed(
+          expectDivides(raw, "num_heads", heads, "Z =", shapes.lookup("Z"))) ||
       failed(shapes.expect(op.getGamma(), "gamma", {"4", "Z"}, true)) ||
       failed(shapes.expect(op.getBeta(), "beta", {"4", "Z"}, true)))
     return failure();
