@@ -1,4 +1,5 @@
 // RUN: gecko-opt %s | gecko-opt | FileCheck %s
+// RUN: gecko-opt %s --mlir-print-op-generic | gecko-opt | FileCheck %s
 // Every gecko op in every optional form; the second gecko-opt re-parses the
 // printed form, so the CHECK lines prove print(parse(print(x))) == print(x).
 
