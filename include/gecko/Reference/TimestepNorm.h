@@ -26,13 +26,11 @@ struct TimestepNormResult {
 
 /// x (B,L,D); weight, bias (D); optional carried state pieces (absent = zeros),
 /// bos (B,L) and padding (B,L) masks as 0/1 (null = absent).
-TimestepNormResult timestepNormForward(const Tensor &x, const Tensor &weight,
-                                       const Tensor &bias,
-                                       const TimestepNormConfig &config,
-                                       const Tensor *prevCount,
-                                       const Tensor *prevMean,
-                                       const Tensor *prevVar, const Tensor *bos,
-                                       const Tensor *padding);
+TimestepNormResult
+timestepNormForward(const Tensor &x, const Tensor &weight, const Tensor &bias,
+                    const TimestepNormConfig &config, const Tensor *prevCount,
+                    const Tensor *prevMean, const Tensor *prevVar,
+                    const Tensor *bos, const Tensor *padding);
 
 struct TimestepNormGrads {
   Tensor x, weight, bias, prevMean, prevVar;
@@ -40,12 +38,12 @@ struct TimestepNormGrads {
 
 /// Gradients for upstream dy (B,L,D) and optional upstream grads of the output
 /// mean / var (B,G) (null = zero).
-TimestepNormGrads timestepNormBackward(
-    const Tensor &x, const Tensor &weight, const Tensor &bias,
-    const TimestepNormConfig &config, const Tensor *prevCount,
-    const Tensor *prevMean, const Tensor *prevVar, const Tensor *bos,
-    const Tensor *padding, const Tensor &dy, const Tensor *dMean,
-    const Tensor *dVar);
+TimestepNormGrads
+timestepNormBackward(const Tensor &x, const Tensor &weight, const Tensor &bias,
+                     const TimestepNormConfig &config, const Tensor *prevCount,
+                     const Tensor *prevMean, const Tensor *prevVar,
+                     const Tensor *bos, const Tensor *padding, const Tensor &dy,
+                     const Tensor *dMean, const Tensor *dVar);
 
 } // namespace gecko::ref
 
