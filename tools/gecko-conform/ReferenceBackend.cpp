@@ -153,6 +153,11 @@ Error runTimestepNorm(const GoldenCase &c, CaseResults &r) {
   in.expectShape(weight, "param.weight", {d});
   in.expectShape(bias, "param.bias", {d});
   in.expectShape(prevCount, "in.prev_count", {b});
+  if (prevCount)
+    for (double count : prevCount->data)
+      in.check(count >= 0 && std::floor(count) == count,
+               "in.prev_count holds " + Twine(std::to_string(count)) +
+                   ", not a count (integral >= 0)");
   in.expectShape(prevMean, "in.prev_mean", {b, g});
   in.expectShape(prevVar, "in.prev_var", {b, g});
   in.expectShape(bos, "in.bos_mask", {b, l});
@@ -376,10 +381,17 @@ Error runChunkAttention(const GoldenCase &c, CaseResults &r) {
   in.expectShape(extras.prevSeg, "in.prev_segment_idx", {b, p});
   in.check(!extras.prevSeg || extras.prevK,
            "in.prev_segment_idx given without a cache");
-  if (chunked)
+  // The reference aborts on these; report them as errors instead.
+  in.check(!extras.seg || p == 0 || extras.prevSeg,
+           "in.segment_idx with a cache needs in.prev_segment_idx");
+  if (chunked) {
     in.check(chunk > 0 && l % std::max<int64_t>(chunk, 1) == 0,
              "chunked path needs L = " + Twine(l) +
                  " to be a multiple of chunk_size " + Twine(chunk));
+    in.check(p == 0 || p == chunk, "chunked path needs a cache of exactly "
+                                   "chunk_size tokens, got " +
+                                       Twine(p));
+  }
   if (!in.ok())
     return in.takeError();
 
@@ -433,13 +445,32 @@ Error runWorkingMemory(const GoldenCase &c, CaseResults &r) {
   in.expectShape(extras.seg, "in.segment_idx", {b, l});
   in.expectShape(extras.prevSeg, "in.prev_segment_idx", {b, p});
   in.expectShape(extras.prevSegCount, "in.prev_segment_count", {b});
-  if (chunked)
+  // Streaming-state preconditions the reference aborts on (spec §6).
+  bool hasMemory = extras.memory != nullptr;
+  if (chunked) {
     in.check(chunk > 0 && l % std::max<int64_t>(chunk, 1) == 0,
              "chunked path needs L = " + Twine(l) +
                  " to be a multiple of chunk_size " + Twine(chunk));
-  else
+    in.check(hasMemory || !extras.prevK,
+             "a cache (in.prev_k) without in.memory is not a valid state");
+    in.check(!extras.prevK || p == chunk,
+             "chunked path needs a cache of exactly chunk_size tokens, got " +
+                 Twine(p));
+    in.check(!extras.seg || !extras.prevSeg || extras.prevSegCount,
+             "in.prev_segment_idx needs in.prev_segment_count");
+  } else {
     in.check(l < chunk, "short path needs L = " + Twine(l) +
                             " below chunk_size " + Twine(chunk));
+    if (hasMemory)
+      in.check(chunk < p + l && p + l <= 2 * chunk,
+               "short path with a memory needs C < P + L <= 2C");
+    else
+      in.check(p + l <= chunk, "short path without a memory needs P + L <= C");
+    in.check(!extras.seg || !hasMemory || extras.prevSegCount,
+             "in.segment_idx with a memory needs in.prev_segment_count");
+    in.check(!extras.seg || !hasMemory || p == 0 || extras.prevSeg,
+             "in.segment_idx with a cache needs in.prev_segment_idx");
+  }
   if (!in.ok())
     return in.takeError();
 

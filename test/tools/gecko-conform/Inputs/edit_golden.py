@@ -3,6 +3,7 @@
 usage: edit_golden.py IN OUT perturb KEY DELTA   add DELTA to KEY's first F32
        edit_golden.py IN OUT add KEY             append an extra F32 [2] tensor
        edit_golden.py IN OUT nan KEY             set KEY's first F32 to NaN
+       edit_golden.py IN OUT delete KEY          drop KEY (its bytes stay)
 """
 import json
 import struct
@@ -18,6 +19,8 @@ if action in ("perturb", "nan"):
     value = struct.unpack_from("<f", data, begin)[0]
     value = float("nan") if action == "nan" else value + float(sys.argv[5])
     struct.pack_into("<f", data, begin, value)
+elif action == "delete":
+    del header[key]
 elif action == "add":
     header[key] = {"dtype": "F32", "shape": [2],
                    "data_offsets": [len(data), len(data) + 8]}
