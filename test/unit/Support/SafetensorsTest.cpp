@@ -13,9 +13,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -450,4 +452,63 @@ TEST_F(SafetensorsTest, AtomicWriteKeepsOldFileOnInconsistentTensor) {
       writeFile(pathOf("no/such/dir/x.safetensors"), original);
   ASSERT_TRUE(static_cast<bool>(missing));
   llvm::consumeError(std::move(missing));
+}
+
+TEST_F(SafetensorsTest, AtomicWriteKeepsOldFileWhenWritingFails) {
+  // A file-size limit makes write() fail with EFBIG even for root, which the
+  // permission test above cannot rely on.
+  File original;
+  original.tensors["x"] =
+      *fromTensor(ref::Tensor({4}, randomValues(4, 23, 1.0)), DType::F32);
+  std::string path = pathOf("limited.safetensors");
+  ASSERT_FALSE(static_cast<bool>(writeFile(path, original)));
+  std::string before = readAll(path);
+
+  File large;
+  large.tensors["x"] =
+      *fromTensor(ref::Tensor({4096}, randomValues(4096, 24, 1.0)), DType::F32);
+  struct rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  void (*savedHandler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  llvm::Error error = writeFile(path, large);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, savedHandler);
+
+  ASSERT_TRUE(static_cast<bool>(error));
+  std::string message = llvm::toString(std::move(error));
+  EXPECT_NE(message.find("limited.safetensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("cannot write the temporary file"), std::string::npos)
+      << message;
+  EXPECT_EQ(readAll(path), before);
+  std::error_code ec;
+  int entries = 0;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec))
+    ++entries;
+  EXPECT_EQ(entries, 1) << "the temporary file was not removed";
+}
+
+TEST_F(SafetensorsTest, AtomicWriteKeepsTargetWhenRenameFails) {
+  // The target is a non-empty directory: rename() must fail and leave it.
+  std::string path = pathOf("target.safetensors");
+  ASSERT_FALSE(llvm::sys::fs::create_directory(path));
+  writeRaw("target.safetensors/inside", "keep");
+  File file;
+  file.tensors["x"] =
+      *fromTensor(ref::Tensor({2}, randomValues(2, 25, 1.0)), DType::F32);
+  llvm::Error error = writeFile(path, file);
+  ASSERT_TRUE(static_cast<bool>(error));
+  std::string message = llvm::toString(std::move(error));
+  EXPECT_NE(message.find("target.safetensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("cannot rename"), std::string::npos) << message;
+  EXPECT_EQ(readAll(pathOf("target.safetensors/inside")), "keep");
+  std::error_code ec;
+  int entries = 0;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec))
+    ++entries;
+  EXPECT_EQ(entries, 1) << "the temporary file was not removed";
 }
