@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "gecko/Conversion/GeckoToCpu.h"
+#include "gecko/Conversion/Passes.h"
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -17,6 +19,8 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  mlir::gecko::registerGeckoConversionPasses();
+  mlir::gecko::registerGeckoToCpuPipeline();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::gecko::GeckoDialect>();

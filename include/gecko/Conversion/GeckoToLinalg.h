@@ -1,0 +1,36 @@
+//===- GeckoToLinalg.h - Lowering gecko ops to linalg ------------*- C++
+//-*-===//
+//
+// Entry points of the gecko-convert-to-linalg lowering, one per op family,
+// for passes and pipelines that want to lower single ops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GECKO_CONVERSION_GECKOTOLINALG_H
+#define GECKO_CONVERSION_GECKOTOLINALG_H
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Support/LLVM.h"
+
+#include <cstdint>
+
+namespace mlir::gecko {
+
+/// Tile sizes of the outer scf.forall over (batch, tokens).
+struct GeckoTileSizes {
+  int64_t batch = 1;
+  int64_t tokens = 16;
+};
+
+/// Lowers gecko.rms_norm, gecko.layer_norm and gecko.z_split. Fails (with
+/// an error on the op) when the op cannot be lowered, e.g. dynamic shapes.
+LogicalResult lowerGroupNormOp(RewriterBase &rewriter, Operation *op,
+                               const GeckoTileSizes &tiles);
+
+/// Lowers gecko.rope.
+LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *op,
+                          const GeckoTileSizes &tiles);
+
+} // namespace mlir::gecko
+
+#endif // GECKO_CONVERSION_GECKOTOLINALG_H

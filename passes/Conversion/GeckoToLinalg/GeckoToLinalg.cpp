@@ -1,0 +1,60 @@
+//===- GeckoToLinalg.cpp - The gecko-convert-to-linalg pass ---------------===//
+//
+// Walks the gecko ops this pass knows and hands each to its op-family
+// lowering (LowerNorms.cpp, LowerRope.cpp). Other gecko ops stay; an op that
+// cannot be lowered (dynamic shapes) is reported and fails the pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gecko/Conversion/GeckoToLinalg.h"
+#include "gecko/Conversion/Passes.h"
+#include "gecko/Dialect/Gecko/IR/GeckoOps.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace mlir::gecko {
+
+#define GEN_PASS_DEF_GECKOCONVERTTOLINALG
+#include "GeckoConversionPasses.h.inc"
+
+namespace {
+
+struct GeckoConvertToLinalgPass
+    : impl::GeckoConvertToLinalgBase<GeckoConvertToLinalgPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (batchTileSize < 1 || tokenTileSize < 1) {
+      getOperation()->emitError()
+          << "gecko-convert-to-linalg: tile sizes must be positive, got "
+          << "batch-tile-size=" << batchTileSize
+          << " token-tile-size=" << tokenTileSize;
+      return signalPassFailure();
+    }
+    GeckoTileSizes tiles{batchTileSize, tokenTileSize};
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<RmsNormOp, LayerNormOp, ZSplitOp, RopeOp>(op))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    bool failed = false;
+    for (Operation *op : ops) {
+      LogicalResult lowered = isa<RopeOp>(op)
+                                  ? lowerRopeOp(rewriter, op, tiles)
+                                  : lowerGroupNormOp(rewriter, op, tiles);
+      failed |= mlir::failed(lowered);
+    }
+    if (failed)
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+} // namespace mlir::gecko
