@@ -5,6 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GradCheck.h"
+#include "TinyModel.h"
+
 #include "gecko/Reference/Block.h"
 #include "gecko/Reference/Linear.h"
 #include "gecko/Reference/Model.h"
@@ -12,135 +15,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
 #include <random>
 
 using namespace gecko::ref;
+using namespace gecko::ref::testutil;
+
 namespace {
-
-/// Uniform values in [lo, hi) with magnitude >= 0.05 (never zeros).
-Tensor randomTensor(std::vector<int64_t> shape, std::mt19937_64 &rng,
-                    double lo = -1.0, double hi = 1.0) {
-  Tensor t(std::move(shape));
-  std::uniform_real_distribution<double> dist(lo, hi);
-  for (double &v : t.data)
-    do
-      v = dist(rng);
-    while (std::fabs(v) < 0.05);
-  return t;
-}
-
-/// 0/1 mask with each entry set with probability p.
-Tensor randomMask(std::vector<int64_t> shape, std::mt19937_64 &rng, double p) {
-  Tensor t(std::move(shape));
-  std::bernoulli_distribution dist(p);
-  for (double &v : t.data)
-    v = dist(rng) ? 1.0 : 0.0;
-  return t;
-}
-
-double dot(const Tensor &a, const Tensor &b) {
-  EXPECT_EQ(a.shape, b.shape);
-  double s = 0.0;
-  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i)
-    s += a[i] * b[i];
-  return s;
-}
-
-/// Every element within tol * max(1, |expected|).
-::testing::AssertionResult tensorsNear(const Tensor &actual,
-                                       const Tensor &expected, double tol) {
-  if (actual.shape != expected.shape)
-    return ::testing::AssertionFailure() << "shape " << actual.shapeString()
-                                         << " vs " << expected.shapeString();
-  for (int64_t i = 0; i < actual.numel(); ++i)
-    if (!(std::fabs(actual[i] - expected[i]) <=
-          tol * std::max(1.0, std::fabs(expected[i]))))
-      return ::testing::AssertionFailure()
-             << "element " << i << ": " << actual[i] << " vs " << expected[i];
-  return ::testing::AssertionSuccess();
-}
-
-/// A tiny config with sizes that are not powers of two: D 12 in 3 TSN
-/// groups, 2 heads of dz 6 / dv 5, ffn 14, CEMA order 3, chunk 4, rope on
-/// one head only; betas that make the decay visible over a few steps.
-GeckoConfig tinyConfig() {
-  GeckoConfig c;
-  c.num_layers = 2;
-  c.model_dim = 12;
-  c.z_dim = 12;
-  c.value_dim = 10;
-  c.num_heads = 2;
-  c.ffn_hidden_dim = 14;
-  c.cema_ndim = 3;
-  c.chunk_size = 4;
-  c.vocab_size = 11;
-  c.timenorm_num_groups = 3;
-  c.timenorm_beta1 = 0.9;
-  c.timenorm_beta2 = 0.99;
-  c.layernorm_num_groups = 1;
-  c.num_rope_heads = 1;
-  c.bos_id = 1;
-  return c;
-}
-
-/// Segment ids of a bos mask: cumsum per row.
-Tensor cumsumRows(const Tensor &bos) {
-  Tensor seg(bos.shape);
-  for (int64_t b = 0; b < bos.dim(0); ++b) {
-    double running = 0.0;
-    for (int64_t t = 0; t < bos.dim(1); ++t)
-      seg.at(b, t) = running += bos.at(b, t);
-  }
-  return seg;
-}
-
-/// Central difference of `loss` w.r.t. element `i` of `t` (restored after).
-double centralDifference(const std::function<double()> &loss, Tensor &t,
-                         int64_t i, double eps = 1e-5) {
-  double saved = t[i];
-  t[i] = saved + eps;
-  double plus = loss();
-  t[i] = saved - eps;
-  double minus = loss();
-  t[i] = saved;
-  return (plus - minus) / (2 * eps);
-}
-
-/// Checks `analytic` against central differences at `samples` random
-/// elements of `t` (all of them when samples < 0): |a - n| <= tol *
-/// max(|n|, 1e-2). Also rejects an identically zero analytic gradient.
-::testing::AssertionResult
-sampledGradientMatches(const std::string &what, const Tensor &analytic,
-                       const std::function<double()> &loss, Tensor &t,
-                       int samples, std::mt19937_64 &rng, double tol = 1e-6) {
-  if (analytic.shape != t.shape)
-    return ::testing::AssertionFailure()
-           << what << ": gradient shape " << analytic.shapeString() << " vs "
-           << t.shapeString();
-  bool allZero = true;
-  for (double v : analytic.data)
-    allZero &= v == 0.0;
-  if (allZero)
-    return ::testing::AssertionFailure() << what << ": gradient is all zero";
-  std::vector<int64_t> idx;
-  if (samples < 0 || samples >= t.numel()) {
-    for (int64_t i = 0; i < t.numel(); ++i)
-      idx.push_back(i);
-  } else {
-    std::uniform_int_distribution<int64_t> pick(0, t.numel() - 1);
-    for (int s = 0; s < samples; ++s)
-      idx.push_back(pick(rng));
-  }
-  for (int64_t i : idx) {
-    double numeric = centralDifference(loss, t, i);
-    double a = analytic[i];
-    if (!(std::fabs(a - numeric) <= tol * std::max(std::fabs(numeric), 1e-2)))
-      return ::testing::AssertionFailure() << what << "[" << i << "]: analytic "
-                                           << a << " vs numeric " << numeric;
-  }
-  return ::testing::AssertionSuccess();
-}
 
 TEST(LinearTest, ForwardMatchesNaiveSumAndBackwardMatchesDifferences) {
   std::mt19937_64 rng(11);
@@ -221,7 +101,7 @@ void checkBlockBackward(const GeckoConfig &cfg, int64_t length, bool segments,
   Tensor bos = randomMask({2, length}, rng, 0.2);
   bos.at(0, 0) = 1.0;
   bos.at(1, length / 2) = 1.0;
-  Tensor seg = cumsumRows(bos);
+  Tensor seg = segmentIdsOfBos(bos);
   const Tensor *bosPtr = segments ? &bos : nullptr;
   const Tensor *segPtr = segments ? &seg : nullptr;
   BlockSegments segs;
