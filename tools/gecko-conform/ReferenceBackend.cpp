@@ -11,6 +11,7 @@
 
 #include "Backend.h"
 #include "BlockModelCases.h"
+#include "CpuBackend.h"
 
 #include "gecko/Reference/ChunkAttention.h"
 #include "gecko/Reference/ComplexEma.h"
@@ -548,6 +549,8 @@ std::vector<StringRef> backendNames() { return {"reference"}; }
 std::unique_ptr<Backend> createBackend(StringRef name) {
   if (name == "reference")
     return createReferenceBackend();
+  if (name == "cpu")
+    return createCpuBackend();
   return nullptr;
 }
 

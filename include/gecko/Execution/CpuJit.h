@@ -1,0 +1,87 @@
+//===- CpuJit.h - Compile and run gecko IR on the host CPU --------*- C++
+//-*-===//
+//
+// Lowers a module of gecko IR on tensors with the gecko-to-cpu pipeline,
+// JIT-compiles it with mlir::ExecutionEngine (OpenMP runtime loaded for the
+// parallel loops) and calls its entry functions on host buffers.
+//
+// Entry functions are the func.func ops carrying `llvm.emit_c_interface`.
+// Their arguments are statically shaped f32 tensors or i64/index scalars;
+// their results are statically shaped f32 tensors. Every call is checked
+// against the signature recorded before lowering.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GECKO_EXECUTION_CPUJIT_H
+#define GECKO_EXECUTION_CPUJIT_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
+
+namespace gecko::exec {
+
+/// A dense row-major f32 host tensor.
+struct HostTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+/// One argument of an entry call: a tensor or an integer scalar.
+struct JitArgument {
+  const HostTensor *tensor = nullptr;
+  int64_t scalar = 0;
+
+  static JitArgument ofTensor(const HostTensor &t) { return {&t, 0}; }
+  static JitArgument ofScalar(int64_t value) { return {nullptr, value}; }
+};
+
+struct CpuJitOptions {
+  /// Tile sizes of gecko-convert-to-linalg.
+  int64_t batchTileSize = 1;
+  int64_t tokenTileSize = 16;
+  /// LLVM optimisation level of the JIT.
+  unsigned optLevel = 3;
+};
+
+class CpuJit {
+public:
+  /// Lowers `module` in place (it is left in the LLVM dialect) and compiles
+  /// it. Fails with the diagnostics of the pipeline or the JIT.
+  static llvm::Expected<std::unique_ptr<CpuJit>>
+  compile(mlir::ModuleOp module, const CpuJitOptions &options = {});
+
+  ~CpuJit();
+
+  /// Calls entry `name`; returns its results.
+  llvm::Expected<std::vector<HostTensor>>
+  invoke(llvm::StringRef name, const std::vector<JitArgument> &arguments);
+
+  /// What the entry functions look like (recorded before lowering).
+  struct Signature {
+    /// Per argument: whether it is an integer scalar, else the static shape
+    /// of the f32 tensor.
+    std::vector<bool> argumentIsScalar;
+    std::vector<std::vector<int64_t>> argumentShapes;
+    std::vector<std::vector<int64_t>> resultShapes;
+  };
+
+private:
+  CpuJit() = default;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  llvm::StringMap<Signature> entries;
+};
+
+} // namespace gecko::exec
+
+#endif // GECKO_EXECUTION_CPUJIT_H
