@@ -6,6 +6,9 @@
 // Only forward outputs (out.*) are recorded: the gradients are not lowered
 // yet, and the driver reports them as missing.
 //
+// GECKO_CPU_BATCH_TILE / GECKO_CPU_TOKEN_TILE override the forall tile sizes
+// (tests use them to run partial tiles against the golden data).
+//
 //===----------------------------------------------------------------------===//
 
 #include "CpuBackend.h"
@@ -19,6 +22,8 @@
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/Twine.h"
+
+#include <cstdlib>
 
 using namespace llvm;
 using gecko::exec::HostTensor;
@@ -159,8 +164,30 @@ Expected<Kernel> ropeKernel(const GoldenCase &c) {
   return kernel;
 }
 
+/// Reads a positive tile size from the environment variable `name` into
+/// `tile` (left unchanged when unset).
+Error tileFromEnvironment(const char *name, int64_t &tile) {
+  const char *text = std::getenv(name);
+  if (!text)
+    return Error::success();
+  int64_t value = 0;
+  if (StringRef(text).getAsInteger(10, value) || value < 1)
+    return failure(Twine(name) + " must be a positive integer, got '" + text +
+                   "'");
+  tile = value;
+  return Error::success();
+}
+
 /// Builds, verifies, compiles and runs `kernel`; records its outputs.
 Error runKernel(const Kernel &kernel, CaseResults &results) {
+  exec::CpuJitOptions options;
+  if (Error err =
+          tileFromEnvironment("GECKO_CPU_BATCH_TILE", options.batchTileSize))
+    return err;
+  if (Error err =
+          tileFromEnvironment("GECKO_CPU_TOKEN_TILE", options.tokenTileSize))
+    return err;
+
   mlir::MLIRContext context;
   context.loadDialect<mlir::gecko::GeckoDialect, mlir::func::FuncDialect>();
   mlir::OpBuilder b(&context);
@@ -190,7 +217,7 @@ Error runKernel(const Kernel &kernel, CaseResults &results) {
   if (mlir::failed(mlir::verify(*module)))
     return failure("the gecko IR built for this case does not verify");
 
-  auto jit = exec::CpuJit::compile(*module);
+  auto jit = exec::CpuJit::compile(*module, options);
   if (!jit)
     return jit.takeError();
   std::vector<HostTensor> inputs;
