@@ -30,7 +30,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
+#include <optional>
 
 using llvm::createStringError;
 using llvm::inconvertibleErrorCode;
@@ -58,37 +60,59 @@ int64_t elementCount(const std::vector<int64_t> &shape) {
 /// Words of a rank-`rank` memref descriptor.
 size_t descriptorWords(size_t rank) { return 3 + 2 * rank; }
 
+/// The element kind of a tensor element type, if the JIT can exchange it.
+std::optional<ElementKind> elementKindOf(mlir::Type type) {
+  if (type.isF32())
+    return ElementKind::F32;
+  if (type.isF16())
+    return ElementKind::F16;
+  if (type.isBF16())
+    return ElementKind::BF16;
+  if (type.isSignlessInteger(64))
+    return ElementKind::I64;
+  if (type.isSignlessInteger(1))
+    return ElementKind::I1;
+  if (auto complex = llvm::dyn_cast<mlir::ComplexType>(type))
+    if (complex.getElementType().isF32())
+      return ElementKind::ComplexF32;
+  return std::nullopt;
+}
+
 /// Records the signature of an entry, or explains why it cannot be one.
 llvm::Expected<CpuJit::Signature> entrySignature(mlir::func::FuncOp func) {
   CpuJit::Signature signature;
-  auto tensorShape =
-      [&](mlir::Type type,
-          llvm::StringRef what) -> llvm::Expected<std::vector<int64_t>> {
+  auto tensorOf = [&](mlir::Type type, llvm::StringRef what,
+                      std::vector<std::vector<int64_t>> &shapes,
+                      std::vector<ElementKind> &kinds) -> llvm::Error {
     auto tensor = llvm::dyn_cast<mlir::RankedTensorType>(type);
-    if (!tensor || !tensor.hasStaticShape() || !tensor.getElementType().isF32())
+    std::optional<ElementKind> kind;
+    if (tensor)
+      kind = elementKindOf(tensor.getElementType());
+    if (!tensor || !tensor.hasStaticShape() || !kind)
       return error("entry '" + func.getSymName() + "': " + what +
-                   " must be a statically shaped f32 tensor or an integer");
-    return std::vector<int64_t>(tensor.getShape().begin(),
-                                tensor.getShape().end());
+                   " must be a statically shaped tensor of f32, f16, bf16, "
+                   "i64, i1 or complex<f32> (or an integer scalar)");
+    shapes.emplace_back(tensor.getShape().begin(), tensor.getShape().end());
+    kinds.push_back(*kind);
+    return llvm::Error::success();
   };
   for (mlir::Type type : func.getArgumentTypes()) {
     bool scalar = type.isIndex() || type.isSignlessInteger(64);
     signature.argumentIsScalar.push_back(scalar);
     if (scalar) {
       signature.argumentShapes.emplace_back();
+      signature.argumentKinds.push_back(ElementKind::I64);
       continue;
     }
-    auto shape = tensorShape(type, "every argument");
-    if (!shape)
-      return shape.takeError();
-    signature.argumentShapes.push_back(*shape);
+    if (llvm::Error err =
+            tensorOf(type, "every argument", signature.argumentShapes,
+                     signature.argumentKinds))
+      return std::move(err);
   }
-  for (mlir::Type type : func.getResultTypes()) {
-    auto shape = tensorShape(type, "every result");
-    if (!shape)
-      return shape.takeError();
-    signature.resultShapes.push_back(*shape);
-  }
+  for (mlir::Type type : func.getResultTypes())
+    if (llvm::Error err = tensorOf(type, "every result", signature.resultShapes,
+                                   signature.resultKinds))
+      return std::move(err);
   if (signature.resultShapes.empty())
     return error("entry '" + func.getSymName() + "' has no results");
   return signature;
@@ -105,6 +129,40 @@ void registerLoweringDialects(mlir::MLIRContext &context) {
 }
 
 } // namespace
+
+size_t elementSize(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return 4;
+  case ElementKind::F16:
+  case ElementKind::BF16:
+    return 2;
+  case ElementKind::I64:
+  case ElementKind::ComplexF32:
+    return 8;
+  case ElementKind::I1:
+    return 1;
+  }
+  llvm_unreachable("unknown element kind");
+}
+
+const char *elementKindName(ElementKind kind) {
+  switch (kind) {
+  case ElementKind::F32:
+    return "f32";
+  case ElementKind::F16:
+    return "f16";
+  case ElementKind::BF16:
+    return "bf16";
+  case ElementKind::I64:
+    return "i64";
+  case ElementKind::I1:
+    return "i1";
+  case ElementKind::ComplexF32:
+    return "complex<f32>";
+  }
+  llvm_unreachable("unknown element kind");
+}
 
 CpuJit::~CpuJit() = default;
 
@@ -180,7 +238,7 @@ CpuJit::invoke(llvm::StringRef name,
                  " arguments, got " + llvm::Twine(arguments.size()));
 
   // Inputs are copied: the compiled code may update its arguments in place.
-  std::vector<std::vector<float>> inputBuffers;
+  std::vector<std::vector<uint8_t>> inputBuffers;
   std::vector<std::vector<int64_t>> descriptors;
   std::vector<int64_t> scalars(arguments.size());
   inputBuffers.reserve(arguments.size());
@@ -197,13 +255,16 @@ CpuJit::invoke(llvm::StringRef name,
       continue;
     }
     const std::vector<int64_t> &shape = signature.argumentShapes[i];
+    ElementKind kind = signature.argumentKinds[i];
     if (!argument.tensor || argument.tensor->shape != shape ||
-        static_cast<int64_t>(argument.tensor->data.size()) !=
-            elementCount(shape))
+        argument.tensor->kind != kind ||
+        argument.tensor->bytes.size() !=
+            elementCount(shape) * elementSize(kind))
       return error("argument " + llvm::Twine(i) + " of '" + name +
-                   "' must be an f32 tensor " + shapeString(shape));
-    inputBuffers.push_back(argument.tensor->data);
-    float *data = inputBuffers.back().data();
+                   "' must be a " + elementKindName(kind) + " tensor " +
+                   shapeString(shape));
+    inputBuffers.push_back(argument.tensor->bytes);
+    uint8_t *data = inputBuffers.back().data();
     argumentBuffers.insert(data);
     std::vector<int64_t> descriptor(descriptorWords(shape.size()));
     descriptor[0] = reinterpret_cast<intptr_t>(data);
@@ -238,11 +299,14 @@ CpuJit::invoke(llvm::StringRef name,
   std::vector<HostTensor> outputs;
   llvm::SmallPtrSet<void *, 8> freed;
   size_t word = 0;
-  for (const auto &shape : signature.resultShapes) {
+  for (size_t r = 0; r < signature.resultShapes.size(); ++r) {
+    const std::vector<int64_t> &shape = signature.resultShapes[r];
+    ElementKind kind = signature.resultKinds[r];
+    size_t size = elementSize(kind);
     const int64_t *descriptor = results.data() + word;
     word += descriptorWords(shape.size());
     auto *allocated = reinterpret_cast<void *>(descriptor[0]);
-    auto *aligned = reinterpret_cast<const float *>(descriptor[1]);
+    auto *aligned = reinterpret_cast<const uint8_t *>(descriptor[1]);
     int64_t offset = descriptor[2];
     const int64_t *sizes = descriptor + 3;
     const int64_t *strides = descriptor + 3 + shape.size();
@@ -251,13 +315,15 @@ CpuJit::invoke(llvm::StringRef name,
         return error("entry '" + name +
                      "' returned a result of the wrong "
                      "shape");
-    HostTensor output{shape, std::vector<float>(elementCount(shape))};
+    HostTensor output{shape, kind,
+                      std::vector<uint8_t>(elementCount(shape) * size)};
     std::vector<int64_t> index(shape.size(), 0);
     for (int64_t flat = 0; flat < elementCount(shape); ++flat) {
       int64_t position = offset;
       for (size_t d = 0; d < shape.size(); ++d)
         position += index[d] * strides[d];
-      output.data[flat] = aligned[position];
+      std::memcpy(output.bytes.data() + flat * size, aligned + position * size,
+                  size);
       for (size_t d = shape.size(); d-- > 0;) {
         if (++index[d] < shape[d])
           break;

@@ -6,9 +6,10 @@
 // parallel loops) and calls its entry functions on host buffers.
 //
 // Entry functions are the func.func ops carrying `llvm.emit_c_interface`.
-// Their arguments are statically shaped f32 tensors or i64/index scalars;
-// their results are statically shaped f32 tensors. Every call is checked
-// against the signature recorded before lowering.
+// Their arguments are statically shaped tensors (f32, f16, bf16, i64, i1 or
+// complex<f32> elements) or i64/index scalars; their results are statically
+// shaped tensors. Every call is checked against the signature recorded
+// before lowering.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,10 +32,20 @@ class ExecutionEngine;
 
 namespace gecko::exec {
 
-/// A dense row-major f32 host tensor.
+/// Element types a JIT entry can exchange with the host.
+enum class ElementKind { F32, F16, BF16, I64, I1, ComplexF32 };
+
+/// Bytes of one element of `kind` (i1 is stored as one byte, complex<f32>
+/// as two floats (re, im), as the LLVM lowering lays them out).
+size_t elementSize(ElementKind kind);
+/// "f32", "complex<f32>", ...
+const char *elementKindName(ElementKind kind);
+
+/// A dense row-major host tensor: raw little-endian element bytes.
 struct HostTensor {
   std::vector<int64_t> shape;
-  std::vector<float> data;
+  ElementKind kind = ElementKind::F32;
+  std::vector<uint8_t> bytes;
 };
 
 /// One argument of an entry call: a tensor or an integer scalar.
@@ -70,10 +81,12 @@ public:
   /// What the entry functions look like (recorded before lowering).
   struct Signature {
     /// Per argument: whether it is an integer scalar, else the static shape
-    /// of the f32 tensor.
+    /// and element kind of the tensor.
     std::vector<bool> argumentIsScalar;
     std::vector<std::vector<int64_t>> argumentShapes;
+    std::vector<ElementKind> argumentKinds;
     std::vector<std::vector<int64_t>> resultShapes;
+    std::vector<ElementKind> resultKinds;
   };
 
 private:
