@@ -1,0 +1,79 @@
+//===- AotCompiler.h - Ahead-of-time compilation of gecko IR ------*- C++
+//-*-===//
+//
+// Compiles a module of gecko IR on tensors ahead of time, without the JIT:
+// gecko-to-cpu -> LLVM IR (mlir::translateModuleToLLVMIR) -> optimised for
+// the host CPU (triple, CPU name and features detected, -O3, PIC) -> an
+// object file -> a shared library linked with clang++-22 against LLVM's
+// libomp. Public entry functions get `llvm.emit_c_interface`, so the library
+// exports `_mlir_ciface_<name>` taking memref descriptors:
+//   struct MemRef<T, R> { T *allocated, *aligned; int64_t offset,
+//                         sizes[R], strides[R]; };
+//   void _mlir_ciface_<name>(Results *out, MemRef *arg0, ..., int64_t scalar);
+// where a single tensor result is returned as the MemRef itself and several
+// results as a struct of MemRefs. Result buffers are malloc'ed by the
+// library (free `allocated` unless it is one of the argument buffers).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GECKO_EXECUTION_AOTCOMPILER_H
+#define GECKO_EXECUTION_AOTCOMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+} // namespace llvm
+
+namespace gecko::exec {
+
+/// What `compileAheadOfTime` writes.
+enum class AotEmit {
+  /// Optimised LLVM IR (textual .ll).
+  LLVMIR,
+  /// A relocatable, position-independent object file.
+  Object,
+  /// A shared library (needs the `linker` program).
+  SharedLibrary,
+};
+
+struct AotOptions {
+  /// Tile sizes of gecko-convert-to-linalg.
+  int64_t batchTileSize = 1;
+  int64_t tokenTileSize = 16;
+  /// LLVM optimisation level (0-3).
+  unsigned optLevel = 3;
+  /// Target CPU and features; empty = the host's (like -march=native).
+  std::string cpu;
+  std::string features;
+  /// Add `llvm.emit_c_interface` to every public func.func (entries).
+  bool emitCInterface = true;
+  /// The linker driver for shared libraries (looked up in PATH).
+  std::string linker = "clang++-22";
+};
+
+/// Lowers `module` in place with gecko-to-cpu (it is left in the LLVM
+/// dialect), translates it to LLVM IR in `context` and optimises it for the
+/// target. Errors carry the pipeline's diagnostics with their locations.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+lowerToOptimizedLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &context,
+                       const AotOptions &options = {});
+
+/// Compiles `module` (lowered in place) and writes `outputPath` atomically
+/// (a temporary file in the same directory renamed over it): an existing
+/// file is left untouched when compilation fails.
+llvm::Error compileAheadOfTime(mlir::ModuleOp module,
+                               llvm::StringRef outputPath, AotEmit emit,
+                               const AotOptions &options = {});
+
+} // namespace gecko::exec
+
+#endif // GECKO_EXECUTION_AOTCOMPILER_H
