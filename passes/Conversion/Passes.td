@@ -40,6 +40,8 @@ def GeckoConvertToLinalg : Pass<"gecko-convert-to-linalg"> {
            "Rows of the batch dimension per scf.forall tile">,
     Option<"tokenTileSize", "token-tile-size", "int64_t", /*default=*/"16",
            "Tokens (second dimension) per scf.forall tile">,
+    Option<"tsnChunkSize", "tsn-chunk-size", "int64_t", /*default=*/"0",
+           "Time chunk of the gecko.timestep_norm(_grad) chunked scan (0: token-tile-size)">,
   ];
 }
 

@@ -20,6 +20,7 @@ namespace mlir::gecko {
 struct GeckoTileSizes {
   int64_t batch = 1;
   int64_t tokens = 16;
+  int64_t scanChunk = 0; // timestep norm scan chunk (0: use `tokens`)
 };
 
 /// Lowers gecko.rms_norm, gecko.layer_norm and gecko.z_split. Fails (with
@@ -30,6 +31,10 @@ LogicalResult lowerGroupNormOp(RewriterBase &rewriter, Operation *op,
 /// Lowers gecko.rope.
 LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *op,
                           const GeckoTileSizes &tiles);
+
+/// Lowers gecko.timestep_norm and gecko.timestep_norm_grad (spec §1).
+LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
+                                  const GeckoTileSizes &tiles);
 
 } // namespace mlir::gecko
 

@@ -37,14 +37,21 @@ struct GeckoConvertToLinalgPass
       return signalPassFailure();
     }
     GeckoTileSizes tiles{batchTileSize, tokenTileSize};
+    tiles.scanChunk = tsnChunkSize < 0 ? 0 : tsnChunkSize;
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
+      if (isa<TimestepNormOp, TimestepNormGradOp>(op))
+        ops.push_back(op);
       if (isa<RmsNormOp, LayerNormOp, ZSplitOp, RopeOp>(op))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
     bool failed = false;
     for (Operation *op : ops) {
+      if (isa<TimestepNormOp, TimestepNormGradOp>(op)) {
+        failed |= mlir::failed(lowerTimestepNormOp(rewriter, op, tiles));
+        continue;
+      }
       LogicalResult lowered = isa<RopeOp>(op)
                                   ? lowerRopeOp(rewriter, op, tiles)
                                   : lowerGroupNormOp(rewriter, op, tiles);
