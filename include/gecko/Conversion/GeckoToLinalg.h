@@ -36,6 +36,10 @@ LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *op,
 LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
                                   const GeckoTileSizes &tiles);
 
+/// Lowers gecko.embedding, gecko.swiglu and gecko.cross_entropy.
+LogicalResult lowerModelOp(RewriterBase &rewriter, Operation *op,
+                           const GeckoTileSizes &tiles);
+
 } // namespace mlir::gecko
 
 #endif // GECKO_CONVERSION_GECKOTOLINALG_H

@@ -44,6 +44,10 @@ struct GeckoConvertToLinalgPass
         ops.push_back(op);
       if (isa<RmsNormOp, LayerNormOp, ZSplitOp, RopeOp>(op))
         ops.push_back(op);
+      if (isa<RmsNormGradOp, LayerNormGradOp, ZSplitGradOp, RopeGradOp>(op))
+        ops.push_back(op);
+      if (isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op))
+        ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
     bool failed = false;
@@ -52,9 +56,11 @@ struct GeckoConvertToLinalgPass
         failed |= mlir::failed(lowerTimestepNormOp(rewriter, op, tiles));
         continue;
       }
-      LogicalResult lowered = isa<RopeOp>(op)
-                                  ? lowerRopeOp(rewriter, op, tiles)
-                                  : lowerGroupNormOp(rewriter, op, tiles);
+      LogicalResult lowered =
+          isa<RopeOp, RopeGradOp>(op) ? lowerRopeOp(rewriter, op, tiles)
+          : isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op)
+              ? lowerModelOp(rewriter, op, tiles)
+              : lowerGroupNormOp(rewriter, op, tiles);
       failed |= mlir::failed(lowered);
     }
     if (failed)

@@ -6,7 +6,8 @@
 // the f32 angle pos * f_j (pos = start + token, as f32) and its cos/sin; a
 // second generic rotates the adjacent pairs of the first num_rope_heads
 // heads. The forall's shared output starts as x, so the heads that are not
-// rotated pass through untouched.
+// rotated pass through untouched. gecko.rope_grad is the same rotation of dy
+// by the negative angle (sin negated).
 //
 //===----------------------------------------------------------------------===//
 
@@ -76,33 +77,48 @@ std::pair<Value, Value> angleTable(OpBuilder &b, Location loc,
 
 LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *operation,
                           const GeckoTileSizes &tiles) {
-  auto op = dyn_cast<RopeOp>(operation);
-  if (!op)
-    return operation->emitOpError() << "is not gecko.rope";
-  auto xType = cast<RankedTensorType>(op.getX().getType());
+  // gecko.rope rotates x by +angle, gecko.rope_grad rotates dy by -angle.
+  Value input, start;
+  FloatAttr baseAttr;
+  std::optional<uint64_t> numRopeHeads;
+  bool inverse = false;
+  if (auto rope = dyn_cast<RopeOp>(operation)) {
+    input = rope.getX();
+    start = rope.getStart();
+    baseAttr = rope.getBaseAttr();
+    numRopeHeads = rope.getNumRopeHeads();
+  } else if (auto grad = dyn_cast<RopeGradOp>(operation)) {
+    input = grad.getDy();
+    start = grad.getStart();
+    baseAttr = grad.getBaseAttr();
+    numRopeHeads = grad.getNumRopeHeads();
+    inverse = true;
+  } else {
+    return operation->emitOpError() << "is not gecko.rope or gecko.rope_grad";
+  }
+  Operation *op = operation;
+  auto xType = cast<RankedTensorType>(input.getType());
   if (!xType.hasStaticShape())
-    return op.emitOpError()
+    return op->emitOpError()
            << "gecko-convert-to-linalg supports only static shapes, got "
            << xType;
   ArrayRef<int64_t> shape = xType.getShape(); // (B, L, H, d)
   int64_t heads = shape[2], headDim = shape[3], half = headDim / 2;
-  int64_t ropeHeads = op.getNumRopeHeads()
-                          ? static_cast<int64_t>(*op.getNumRopeHeads())
-                          : heads;
+  int64_t ropeHeads =
+      numRopeHeads ? static_cast<int64_t>(*numRopeHeads) : heads;
   if (ropeHeads == 0) {
-    rewriter.replaceOp(op, op.getX());
+    rewriter.replaceOp(op, input);
     return success();
   }
 
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
-  Location loc = op.getLoc();
-  Value start = op.getStart();
+  Location loc = op->getLoc();
   if (start.getType().isIndex())
     start = arith::IndexCastOp::create(b, loc, b.getI64Type(), start);
   Value inverseFrequency =
-      inverseFrequencies(b, loc, headDim, op.getBaseAttr().getValueAsDouble());
+      inverseFrequencies(b, loc, headDim, baseAttr.getValueAsDouble());
   Type elementType = xType.getElementType();
 
   MLIRContext *ctx = b.getContext();
@@ -112,7 +128,7 @@ LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *operation,
   AffineMap perAngle = AffineMap::get(5, 0, {d1, d3}, ctx);
 
   Value y = buildRowTiledForall(
-      b, loc, shape[0], shape[1], tiles, op.getX(),
+      b, loc, shape[0], shape[1], tiles, input,
       [&](OpBuilder &tb, Location tloc, const RowTile &tile,
           ValueRange shared) {
         std::pair<Value, Value> angles =
@@ -145,6 +161,8 @@ LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *operation,
               Value x0 = toF32(nb, nloc, args[0]);
               Value x1 = toF32(nb, nloc, args[1]);
               Value c = args[2], s = args[3];
+              if (inverse)
+                s = arith::NegFOp::create(nb, nloc, s);
               // (x0 + i x1) * (c + i s)
               Value re = arith::SubFOp::create(
                   nb, nloc, arith::MulFOp::create(nb, nloc, x0, c),
