@@ -40,6 +40,10 @@ LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
 LogicalResult lowerModelOp(RewriterBase &rewriter, Operation *op,
                            const GeckoTileSizes &tiles);
 
+/// Lowers gecko.working_memory and gecko.working_memory_grad (spec §6).
+LogicalResult lowerWorkingMemoryOp(RewriterBase &rewriter, Operation *op,
+                                   const GeckoTileSizes &tiles);
+
 } // namespace mlir::gecko
 
 #endif // GECKO_CONVERSION_GECKOTOLINALG_H

@@ -44,6 +44,8 @@ struct GeckoConvertToLinalgPass
         ops.push_back(op);
       if (isa<RmsNormOp, LayerNormOp, ZSplitOp, RopeOp>(op))
         ops.push_back(op);
+      if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op))
+        ops.push_back(op);
       if (isa<RmsNormGradOp, LayerNormGradOp, ZSplitGradOp, RopeGradOp>(op))
         ops.push_back(op);
       if (isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op))
@@ -52,6 +54,10 @@ struct GeckoConvertToLinalgPass
     IRRewriter rewriter(&getContext());
     bool failed = false;
     for (Operation *op : ops) {
+      if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op)) {
+        failed |= mlir::failed(lowerWorkingMemoryOp(rewriter, op, tiles));
+        continue;
+      }
       if (isa<TimestepNormOp, TimestepNormGradOp>(op)) {
         failed |= mlir::failed(lowerTimestepNormOp(rewriter, op, tiles));
         continue;
