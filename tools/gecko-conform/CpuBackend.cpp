@@ -69,6 +69,8 @@ Expected<Kernel> makeKernel(const GoldenCase &golden) {
     return makeZSplitKernel(golden);
   if (golden.op == "rope")
     return makeRopeKernel(golden);
+  if (golden.op == "awm")
+    return makeWorkingMemoryKernel(golden);
   if (golden.op == "tsnorm")
     return makeTimestepNormKernel(golden);
   return kernelError("op '" + golden.op +

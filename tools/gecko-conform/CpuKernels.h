@@ -41,6 +41,8 @@ llvm::Expected<Kernel> makeGroupNormKernel(const GoldenCase &golden,
                                            bool layerNorm);
 llvm::Expected<Kernel> makeZSplitKernel(const GoldenCase &golden);
 llvm::Expected<Kernel> makeRopeKernel(const GoldenCase &golden);
+/// awm (gecko.working_memory and its grad op, spec §6).
+llvm::Expected<Kernel> makeWorkingMemoryKernel(const GoldenCase &golden);
 /// tsnorm (gecko.timestep_norm and its grad op).
 llvm::Expected<Kernel> makeTimestepNormKernel(const GoldenCase &golden);
 
