@@ -21,6 +21,7 @@ struct GeckoTileSizes {
   int64_t batch = 1;
   int64_t tokens = 16;
   int64_t scanChunk = 0; // timestep norm scan chunk (0: use `tokens`)
+  int64_t attentionQueries = 16, attentionKeys = 8; // chunk attention tiles
 };
 
 /// Lowers gecko.rms_norm, gecko.layer_norm and gecko.z_split. Fails (with
@@ -43,6 +44,10 @@ LogicalResult lowerModelOp(RewriterBase &rewriter, Operation *op,
 /// Lowers gecko.working_memory and gecko.working_memory_grad (spec §6).
 LogicalResult lowerWorkingMemoryOp(RewriterBase &rewriter, Operation *op,
                                    const GeckoTileSizes &tiles);
+
+/// Lowers gecko.chunk_attention and gecko.chunk_attention_grad (spec §5).
+LogicalResult lowerChunkAttentionOp(RewriterBase &rewriter, Operation *op,
+                                    const GeckoTileSizes &tiles);
 
 } // namespace mlir::gecko
 

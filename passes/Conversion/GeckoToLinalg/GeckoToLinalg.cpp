@@ -37,6 +37,13 @@ struct GeckoConvertToLinalgPass
       return signalPassFailure();
     }
     GeckoTileSizes tiles{batchTileSize, tokenTileSize};
+    if (attentionQueryTile < 1 || attentionKeyTile < 1) {
+      getOperation()->emitError() << "gecko-convert-to-linalg: attention tile "
+                                     "sizes must be positive";
+      return signalPassFailure();
+    }
+    tiles.attentionQueries = attentionQueryTile;
+    tiles.attentionKeys = attentionKeyTile;
     tiles.scanChunk = tsnChunkSize < 0 ? 0 : tsnChunkSize;
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
@@ -50,10 +57,16 @@ struct GeckoConvertToLinalgPass
         ops.push_back(op);
       if (isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op))
         ops.push_back(op);
+      if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op))
+        ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
     bool failed = false;
     for (Operation *op : ops) {
+      if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op)) {
+        failed |= mlir::failed(lowerChunkAttentionOp(rewriter, op, tiles));
+        continue;
+      }
       if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op)) {
         failed |= mlir::failed(lowerWorkingMemoryOp(rewriter, op, tiles));
         continue;
