@@ -30,6 +30,7 @@ def GeckoConvertToLinalg : Pass<"gecko-convert-to-linalg"> {
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
+    "::mlir::complex::ComplexDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
@@ -40,12 +41,16 @@ def GeckoConvertToLinalg : Pass<"gecko-convert-to-linalg"> {
            "Rows of the batch dimension per scf.forall tile">,
     Option<"tokenTileSize", "token-tile-size", "int64_t", /*default=*/"16",
            "Tokens (second dimension) per scf.forall tile">,
+    Option<"tsnChunkSize", "tsn-chunk-size", "int64_t", /*default=*/"0",
+           "Time chunk of the gecko.timestep_norm(_grad) chunked scan (0: token-tile-size)">,
+    Option<"cemaChunkSize", "cema-chunk-size", "int64_t", /*default=*/"16",
+           "Time chunk of the gecko.cema(_grad) chunked scan">,
+    Option<"cemaChannelBlock", "cema-channel-block", "int64_t", /*default=*/"16",
+           "Channels per scf.forall tile of gecko.cema(_grad)">,
     Option<"attentionQueryTile", "attention-query-tile", "int64_t", /*default=*/"16",
            "Queries per scf.forall tile of gecko.chunk_attention(_grad)">,
     Option<"attentionKeyTile", "attention-key-tile", "int64_t", /*default=*/"8",
            "Keys per scf.for step of gecko.chunk_attention(_grad)">,
-    Option<"tsnChunkSize", "tsn-chunk-size", "int64_t", /*default=*/"0",
-           "Time chunk of the gecko.timestep_norm(_grad) chunked scan (0: token-tile-size)">,
   ];
 }
 

@@ -21,6 +21,7 @@ struct GeckoTileSizes {
   int64_t batch = 1;
   int64_t tokens = 16;
   int64_t scanChunk = 0; // timestep norm scan chunk (0: use `tokens`)
+  int64_t cemaChunk = 16, cemaChannelBlock = 16; // complex EMA scan tiles
   int64_t attentionQueries = 16, attentionKeys = 8; // chunk attention tiles
 };
 
@@ -33,10 +34,6 @@ LogicalResult lowerGroupNormOp(RewriterBase &rewriter, Operation *op,
 LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *op,
                           const GeckoTileSizes &tiles);
 
-/// Lowers gecko.timestep_norm and gecko.timestep_norm_grad (spec §1).
-LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
-                                  const GeckoTileSizes &tiles);
-
 /// Lowers gecko.embedding, gecko.swiglu and gecko.cross_entropy.
 LogicalResult lowerModelOp(RewriterBase &rewriter, Operation *op,
                            const GeckoTileSizes &tiles);
@@ -48,6 +45,14 @@ LogicalResult lowerWorkingMemoryOp(RewriterBase &rewriter, Operation *op,
 /// Lowers gecko.chunk_attention and gecko.chunk_attention_grad (spec §5).
 LogicalResult lowerChunkAttentionOp(RewriterBase &rewriter, Operation *op,
                                     const GeckoTileSizes &tiles);
+
+/// Lowers gecko.cema_coeffs(_grad) and gecko.cema(_grad) (spec §2).
+LogicalResult lowerComplexEmaOp(RewriterBase &rewriter, Operation *op,
+                                const GeckoTileSizes &tiles);
+
+/// Lowers gecko.timestep_norm and gecko.timestep_norm_grad (spec §1).
+LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
+                                  const GeckoTileSizes &tiles);
 
 } // namespace mlir::gecko
 

@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Complex/IR/Complex.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -37,6 +38,8 @@ struct GeckoConvertToLinalgPass
       return signalPassFailure();
     }
     GeckoTileSizes tiles{batchTileSize, tokenTileSize};
+    tiles.scanChunk = tsnChunkSize < 0 ? 0 : tsnChunkSize;
+    tiles.cemaChunk = cemaChunkSize, tiles.cemaChannelBlock = cemaChannelBlock;
     if (attentionQueryTile < 1 || attentionKeyTile < 1) {
       getOperation()->emitError() << "gecko-convert-to-linalg: attention tile "
                                      "sizes must be positive";
@@ -44,18 +47,19 @@ struct GeckoConvertToLinalgPass
     }
     tiles.attentionQueries = attentionQueryTile;
     tiles.attentionKeys = attentionKeyTile;
-    tiles.scanChunk = tsnChunkSize < 0 ? 0 : tsnChunkSize;
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
       if (isa<TimestepNormOp, TimestepNormGradOp>(op))
         ops.push_back(op);
-      if (isa<RmsNormOp, LayerNormOp, ZSplitOp, RopeOp>(op))
+      if (isa<CemaCoeffsOp, CemaCoeffsGradOp, CemaOp, CemaGradOp>(op))
         ops.push_back(op);
-      if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op))
+      if (isa<RmsNormOp, LayerNormOp, ZSplitOp, RopeOp>(op))
         ops.push_back(op);
       if (isa<RmsNormGradOp, LayerNormGradOp, ZSplitGradOp, RopeGradOp>(op))
         ops.push_back(op);
       if (isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op))
+        ops.push_back(op);
+      if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op))
         ops.push_back(op);
       if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op))
         ops.push_back(op);
@@ -63,16 +67,20 @@ struct GeckoConvertToLinalgPass
     IRRewriter rewriter(&getContext());
     bool failed = false;
     for (Operation *op : ops) {
+      if (isa<TimestepNormOp, TimestepNormGradOp>(op)) {
+        failed |= mlir::failed(lowerTimestepNormOp(rewriter, op, tiles));
+        continue;
+      }
+      if (isa<CemaCoeffsOp, CemaCoeffsGradOp, CemaOp, CemaGradOp>(op)) {
+        failed |= mlir::failed(lowerComplexEmaOp(rewriter, op, tiles));
+        continue;
+      }
       if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op)) {
         failed |= mlir::failed(lowerChunkAttentionOp(rewriter, op, tiles));
         continue;
       }
       if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op)) {
         failed |= mlir::failed(lowerWorkingMemoryOp(rewriter, op, tiles));
-        continue;
-      }
-      if (isa<TimestepNormOp, TimestepNormGradOp>(op)) {
-        failed |= mlir::failed(lowerTimestepNormOp(rewriter, op, tiles));
         continue;
       }
       LogicalResult lowered =
