@@ -73,6 +73,8 @@ Expected<Kernel> makeKernel(const GoldenCase &golden) {
     return makeWorkingMemoryKernel(golden);
   if (golden.op == "tsnorm")
     return makeTimestepNormKernel(golden);
+  if (golden.op == "cema")
+    return makeComplexEmaKernel(golden);
   return kernelError("op '" + golden.op +
                      "' is not supported by the cpu backend yet");
 }

@@ -46,6 +46,9 @@ llvm::Expected<Kernel> makeWorkingMemoryKernel(const GoldenCase &golden);
 /// tsnorm (gecko.timestep_norm and its grad op).
 llvm::Expected<Kernel> makeTimestepNormKernel(const GoldenCase &golden);
 
+/// cema (coefficients, scan, both backward ops).
+llvm::Expected<Kernel> makeComplexEmaKernel(const GoldenCase &golden);
+
 } // namespace gecko::conform
 
 #endif // GECKO_CONFORM_CPUKERNELS_H
