@@ -75,6 +75,8 @@ Expected<Kernel> makeKernel(const GoldenCase &golden) {
     return makeTimestepNormKernel(golden);
   if (golden.op == "cema")
     return makeComplexEmaKernel(golden);
+  if (golden.op == "sca")
+    return makeChunkAttentionKernel(golden);
   return kernelError("op '" + golden.op +
                      "' is not supported by the cpu backend yet");
 }

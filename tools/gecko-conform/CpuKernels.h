@@ -49,6 +49,9 @@ llvm::Expected<Kernel> makeTimestepNormKernel(const GoldenCase &golden);
 /// cema (coefficients, scan, both backward ops).
 llvm::Expected<Kernel> makeComplexEmaKernel(const GoldenCase &golden);
 
+/// sca (gecko.chunk_attention and its grad op, spec §5).
+llvm::Expected<Kernel> makeChunkAttentionKernel(const GoldenCase &golden);
+
 } // namespace gecko::conform
 
 #endif // GECKO_CONFORM_CPUKERNELS_H

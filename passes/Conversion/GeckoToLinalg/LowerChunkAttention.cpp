@@ -505,7 +505,10 @@ SmallVector<Value> buildWindowForall(OpBuilder &b, Location loc, int64_t batch,
   b.setInsertionPointToStart(forall.getBody());
   SmallVector<Value> ivs = forall.getInductionVars();
   WindowTile tile{ivs[0], ivs[1], ivs[2], OpFoldResult(), OpFoldResult()};
-  tile.size = clampedSize(b, loc, ivs[3], constIndex(b, chunkLength), step);
+  tile.size =
+      chunkLength % step == 0 // every tile is full
+          ? constIndex(b, step)
+          : clampedSize(b, loc, ivs[3], constIndex(b, chunkLength), step);
   AffineExpr d0, d1;
   bindDims(b.getContext(), d0, d1);
   tile.start = affine::makeComposedFoldedAffineApply(
