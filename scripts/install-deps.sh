@@ -9,6 +9,7 @@ PACKAGES=(
   cmake ninja-build ccache
   libgtest-dev libbenchmark-dev
   python3
+  rocm-device-libs
 )
 
 missing=()

@@ -9,6 +9,9 @@
 #include "gecko/Conversion/GeckoToCpu.h"
 #include "gecko/Conversion/Passes.h"
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
+#include "gecko/Target/AMD/GeckoToRocdl.h"
+#include "gecko/Target/GPU/Passes.h"
+#include "gecko/Target/NVIDIA/GeckoToNvvm.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -21,6 +24,9 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::gecko::registerGeckoConversionPasses();
   mlir::gecko::registerGeckoToCpuPipeline();
+  mlir::gecko::registerGeckoGpuPasses();
+  mlir::gecko::registerGeckoToNvvmPipeline();
+  mlir::gecko::registerGeckoToRocdlPipeline();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::gecko::GeckoDialect>();

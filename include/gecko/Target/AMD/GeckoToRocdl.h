@@ -1,0 +1,64 @@
+//===- GeckoToRocdl.h - The gecko-to-rocdl pipeline -----------------*- C++
+//-*-===//
+//
+// gecko IR on tensors -> host LLVM dialect + a gpu.binary holding AMDGPU
+// assembly or an HSA code object (hsaco) for AMD GPUs. The vendor-neutral part
+// is passes/GPU; only the target attach, convert-gpu-to-rocdl and the binary
+// step are AMD's.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GECKO_TARGET_AMD_GECKOTOROCDL_H
+#define GECKO_TARGET_AMD_GECKOTOROCDL_H
+
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace mlir::gecko {
+
+struct GeckoToRocdlOptions : public PassPipelineOptions<GeckoToRocdlOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("Target GFX architecture"),
+      llvm::cl::init("gfx942")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("Target features"), llvm::cl::init("")};
+  PassOptions::Option<std::string> abi{
+      *this, "abi", llvm::cl::desc("AMDHSA code object ABI version"),
+      llvm::cl::init("500")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu-module-to-binary format: isa (assembly), bin "
+                     "(hsaco code object)"),
+      llvm::cl::init("bin")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("ROCm toolkit (llvm/bin/ld.lld, amdgcn/bitcode); default "
+                     "$ROCM_PATH, else the build tree's rocm-toolkit"),
+      llvm::cl::init("")};
+  PassOptions::Option<unsigned> optLevel{
+      *this, "O", llvm::cl::desc("Device optimisation level"),
+      llvm::cl::init(3)};
+  PassOptions::Option<int64_t> batchTileSize{
+      *this, "batch-tile-size",
+      llvm::cl::desc("Rows of the batch dimension per tile (block)"),
+      llvm::cl::init(1)};
+  PassOptions::Option<int64_t> tokenTileSize{
+      *this, "token-tile-size", llvm::cl::desc("Tokens per tile (block)"),
+      llvm::cl::init(16)};
+  PassOptions::Option<int64_t> blockSize{*this, "block-size",
+                                         llvm::cl::desc("Threads per block"),
+                                         llvm::cl::init(128)};
+};
+
+void buildGeckoToRocdlPipeline(OpPassManager &pm,
+                               const GeckoToRocdlOptions &options);
+
+/// Registers `gecko-to-rocdl`.
+void registerGeckoToRocdlPipeline();
+
+} // namespace mlir::gecko
+
+#endif // GECKO_TARGET_AMD_GECKOTOROCDL_H

@@ -1,0 +1,49 @@
+//===- Passes.h - Vendor-neutral gecko GPU passes -----------------*- C++
+//-*-===//
+//
+// Declarations of the passes in passes/GPU/Passes.td, and the vendor-neutral
+// halves of the GPU pipelines: everything before a target is attached
+// (tiling, bufferization, block/thread mapping, kernel outlining) and the
+// host-side lowering after it. The vendor pipelines (gecko-to-nvvm,
+// gecko-to-rocdl) put their device lowering in between.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GECKO_TARGET_GPU_PASSES_H
+#define GECKO_TARGET_GPU_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace mlir::gecko {
+
+#define GEN_PASS_DECL
+#include "GeckoGpuPasses.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "GeckoGpuPasses.h.inc"
+
+/// Knobs shared by every GPU pipeline.
+struct GpuCommonConfig {
+  int64_t batchTileSize = 1;
+  int64_t tokenTileSize = 16;
+  int64_t blockSize = 128;
+};
+
+/// gecko IR on tensors -> gpu.module kernels + host code with gpu.launch_func,
+/// the device code lowered down to scf/cf/arith/memref/math (no affine, no
+/// strided metadata), ready for a vendor's *-attach-target and
+/// convert-gpu-to-*.
+void buildGeckoGpuPreparePipeline(OpPassManager &pm,
+                                  const GpuCommonConfig &config);
+
+/// The host side after the device lowering: gpu-to-llvm and friends. The
+/// vendor pipeline runs gpu-module-to-binary afterwards.
+void buildGeckoGpuHostPipeline(OpPassManager &pm);
+
+} // namespace mlir::gecko
+
+#endif // GECKO_TARGET_GPU_PASSES_H

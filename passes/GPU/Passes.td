@@ -1,0 +1,55 @@
+//===- Passes.td - Vendor-neutral gecko GPU passes ---------*- tablegen -*-===//
+//
+// Passes that turn the tiled, bufferized output of gecko-convert-to-linalg
+// into gpu.launch kernels. Nothing here knows a GPU vendor: the vendor
+// pipelines (lib/Target/NVIDIA, lib/Target/AMD) run these first.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GECKO_GPU_PASSES_TD
+#define GECKO_GPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GeckoMapForallToGpu : Pass<"gecko-map-forall-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Map the tile scf.forall loops to GPU blocks and their "
+                "linalg work to GPU threads";
+  let description = [{
+    Runs on bufferized IR. Every outermost `scf.forall` of a function (the
+    (batch, head, token/chunk/channel-block) tiles of a gecko lowering)
+    becomes one `gpu.launch` whose grid is the forall's iteration space, one
+    tile per block. Inside a tile:
+
+    * every `linalg` op (`generic`, `fill`, `copy`, `matmul`, ...; also
+      inside sequential `scf.for` loops of the tile) is distributed over the
+      threads of the block: its parallel iteration space is linearised and
+      walked block-stride (`for i = tid; i < N; i += blockDim`), its
+      reduction loops run inside the thread with the outputs carried in
+      registers; a `gpu.barrier` follows each op;
+    * `memref.copy` becomes `linalg.copy` (and is distributed the same way);
+    * per-tile buffers (`memref.alloc`/`alloca` in the tile) become
+      workgroup memory: a module-level `memref.global` in
+      `#gpu.address_space<workgroup>` sized by the constant upper bound of
+      each dynamic dimension (e.g. the `affine.min` of a partial tile),
+      viewed with `memref.subview`.
+
+    The mapping itself is done by the transform dialect
+    (`transform.gpu.map_forall_to_blocks generate_gpu_launch` and
+    `transform.gpu.map_nested_forall_to_threads`), applied from C++.
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::transform::TransformDialect",
+  ];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Threads per block (gpu.launch blockDim.x)">,
+  ];
+}
+
+#endif // GECKO_GPU_PASSES_TD
