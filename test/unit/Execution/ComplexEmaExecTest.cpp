@@ -13,15 +13,27 @@
 
 #include "GradCheck.h"
 
+#include "gecko/Conversion/GeckoToLinalg.h"
 #include "gecko/Dialect/Gecko/IR/GeckoOps.h"
 #include "gecko/Execution/KernelRunner.h"
 #include "gecko/Reference/ComplexEma.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Complex/IR/Complex.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <gtest/gtest.h>
 
 #include <complex>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 
 namespace gecko::exec {
@@ -57,7 +69,31 @@ struct ScanCase {
   std::vector<int64_t> bosAt = {0, 16, 36};
   ElementKind kind = ElementKind::F32;
   double tol = 1e-5;
+  /// Scan tiles other than the pass defaults: the ops are lowered in the
+  /// kernel body with these (cema-chunk-size / cema-channel-block).
+  std::optional<mlir::gecko::GeckoTileSizes> tiles;
 };
+
+/// Lowers `op` with `tiles` right away; returns its replacement values.
+llvm::SmallVector<mlir::Value>
+lowerNow(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op,
+         const mlir::gecko::GeckoTileSizes &tiles) {
+  // The dialects the pass would load.
+  b.getContext()
+      ->loadDialect<mlir::affine::AffineDialect, mlir::arith::ArithDialect,
+                    mlir::complex::ComplexDialect, mlir::linalg::LinalgDialect,
+                    mlir::math::MathDialect, mlir::scf::SCFDialect,
+                    mlir::tensor::TensorDialect>();
+  // Placeholder users keep hold of the replacement values.
+  auto hold = mlir::UnrealizedConversionCastOp::create(
+      b, loc, op->getResultTypes(), op->getResults());
+  mlir::IRRewriter rewriter(b);
+  if (mlir::failed(mlir::gecko::lowerComplexEmaOp(rewriter, op, tiles)))
+    return {};
+  llvm::SmallVector<mlir::Value> values(hold.getOperands());
+  hold->erase();
+  return values;
+}
 
 /// dq of a plain sequential float32 implementation (std::complex<float>,
 /// the recurrence and sums in token order): the accuracy an fp32 kernel
@@ -143,34 +179,36 @@ void checkScan(const ScanCase &c, unsigned seed) {
   if (c.stateGrad)
     inputs.push_back(KernelInput::tensor(dh, ElementKind::ComplexF32));
   bool hasHx = c.hx, hasBos = c.bos, hasDh = c.stateGrad;
-  auto results = runKernel(
-      inputs,
-      [&](mlir::OpBuilder &b, mlir::Location loc,
-          mlir::ValueRange args) -> llvm::SmallVector<mlir::Value> {
-        unsigned next = 4;
-        mlir::Value hxArg = hasHx ? args[next++] : mlir::Value();
-        mlir::Value bosArg = hasBos ? args[next++] : mlir::Value();
-        mlir::Value dyArg = args[next++];
-        mlir::Value dhArg = hasDh ? args[next++] : mlir::Value();
-        auto state = complexType(b, {B, D, N});
-        auto coeff = complexType(b, {D, N});
-        auto fwd = mlir::gecko::CemaOp::create(
-            b, loc, mlir::TypeRange{args[0].getType(), state}, args[0], args[1],
-            args[2], args[3], hxArg, bosArg);
-        llvm::SmallVector<mlir::Type> types = {args[0].getType(),
-                                               args[1].getType(), coeff, coeff};
-        if (hasHx)
-          types.push_back(state);
-        auto grad = mlir::gecko::CemaGradOp::create(
-            b, loc, types, args[0], args[1], args[2], args[3], hxArg, bosArg,
-            dyArg, dhArg);
-        llvm::SmallVector<mlir::Value> out = {fwd.getY(),   fwd.getNewH(),
-                                              grad.getDx(), grad.getDp(),
-                                              grad.getDq(), grad.getDgammaC()};
-        if (hasHx)
-          out.push_back(grad.getDhx());
-        return out;
-      });
+  auto results =
+      runKernel(inputs,
+                [&](mlir::OpBuilder &b, mlir::Location loc,
+                    mlir::ValueRange args) -> llvm::SmallVector<mlir::Value> {
+                  unsigned next = 4;
+                  mlir::Value hxArg = hasHx ? args[next++] : mlir::Value();
+                  mlir::Value bosArg = hasBos ? args[next++] : mlir::Value();
+                  mlir::Value dyArg = args[next++];
+                  mlir::Value dhArg = hasDh ? args[next++] : mlir::Value();
+                  auto state = complexType(b, {B, D, N});
+                  auto coeff = complexType(b, {D, N});
+                  auto fwd = mlir::gecko::CemaOp::create(
+                      b, loc, mlir::TypeRange{args[0].getType(), state},
+                      args[0], args[1], args[2], args[3], hxArg, bosArg);
+                  llvm::SmallVector<mlir::Type> types = {
+                      args[0].getType(), args[1].getType(), coeff, coeff};
+                  if (hasHx)
+                    types.push_back(state);
+                  auto grad = mlir::gecko::CemaGradOp::create(
+                      b, loc, types, args[0], args[1], args[2], args[3], hxArg,
+                      bosArg, dyArg, dhArg);
+                  llvm::SmallVector<mlir::Value> out(fwd->getResults());
+                  llvm::append_range(out, grad->getResults());
+                  if (c.tiles) {
+                    out = lowerNow(b, loc, fwd, *c.tiles);
+                    if (!out.empty())
+                      llvm::append_range(out, lowerNow(b, loc, grad, *c.tiles));
+                  }
+                  return out;
+                });
   ASSERT_TRUE(static_cast<bool>(results)) << toString(results.takeError());
   ASSERT_EQ(results->size(), c.hx ? 7u : 6u);
 
@@ -255,6 +293,23 @@ TEST(ComplexEmaExecTest, LongSequenceManyChunks) {
   c.order = 2;
   c.bosAt = {100};
   checkScan(c, 16);
+}
+
+TEST(ComplexEmaExecTest, OtherChunkAndChannelTiles) {
+  ScanCase c;
+  c.length = 23;
+  c.channels = 9;
+  c.bosAt = {0, 3, 4, 22}; // chunk starts (C = 3), a chunk's middle, the end
+  for (auto [chunk, block] :
+       {std::pair<int64_t, int64_t>{3, 4}, {1, 9}, {5, 2}, {23, 16}, {40, 1}}) {
+    mlir::gecko::GeckoTileSizes tiles;
+    tiles.cemaChunk = chunk;
+    tiles.cemaChannelBlock = block;
+    c.tiles = tiles;
+    SCOPED_TRACE("chunk " + std::to_string(chunk) + ", channel block " +
+                 std::to_string(block));
+    checkScan(c, 18);
+  }
 }
 
 TEST(ComplexEmaExecTest, Bf16Activations) {
