@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "gecko/Autodiff/Passes.h"
 #include "gecko/Conversion/GeckoToCpu.h"
 #include "gecko/Conversion/Passes.h"
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
@@ -22,6 +23,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  mlir::gecko::registerGeckoAutodiffPasses();
   mlir::gecko::registerGeckoConversionPasses();
   mlir::gecko::registerGeckoToCpuPipeline();
   mlir::gecko::registerGeckoGpuPasses();
