@@ -51,6 +51,8 @@ def GeckoConvertToLinalg : Pass<"gecko-convert-to-linalg"> {
            "Queries per scf.forall tile of gecko.chunk_attention(_grad)">,
     Option<"attentionKeyTile", "attention-key-tile", "int64_t", /*default=*/"8",
            "Keys per scf.for step of gecko.chunk_attention(_grad)">,
+    Option<"linearColumnTile", "linear-column-tile", "int64_t", /*default=*/"32",
+           "Output columns per scf.forall tile of gecko.linear(_grad) and the block's elementwise ops">,
   ];
 }
 

@@ -550,5 +550,103 @@ LogicalResult CrossEntropyOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Dense layers and elementwise ops of the block
+//===----------------------------------------------------------------------===//
+
+/// Dimension names of a linear input / output: N0, ..., <last>.
+static SmallVector<StringRef>
+linearDims(Value x, StringRef last, SmallVectorImpl<std::string> &storage) {
+  auto type = cast<ShapedType>(x.getType());
+  int64_t rank = type.hasRank() ? type.getRank() : 1;
+  storage.clear();
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    storage.push_back("N" + std::to_string(i));
+  storage.push_back(last.str());
+  return SmallVector<StringRef>(storage.begin(), storage.end());
+}
+
+template <typename OpTy>
+static LogicalResult verifyLinearInputs(OpTy op, ShapeBinder &shapes,
+                                        SmallVectorImpl<std::string> &inStore,
+                                        SmallVectorImpl<std::string> &outStore,
+                                        SmallVector<StringRef> &outDims) {
+  shapes.setActivationType(elementTypeOf(op.getX()));
+  auto type = cast<ShapedType>(op.getX().getType());
+  if (type.hasRank() && type.getRank() == 0)
+    return op.emitOpError() << "'x' must have rank >= 1, got rank 0";
+  SmallVector<StringRef> inDims = linearDims(op.getX(), "IN", inStore);
+  outDims = linearDims(op.getX(), "OUT", outStore);
+  if (failed(shapes.expect(op.getX(), "x", inDims, true)) ||
+      failed(shapes.expect(op.getWeight(), "weight", {"OUT", "IN"}, true)) ||
+      failed(shapes.expect(op.getBias(), "bias", {"OUT"}, true)))
+    return failure();
+  return success();
+}
+
+LogicalResult LinearOp::verify() {
+  ShapeBinder shapes(*this);
+  SmallVector<std::string> inStore, outStore;
+  SmallVector<StringRef> outDims;
+  if (failed(verifyLinearInputs(*this, shapes, inStore, outStore, outDims)) ||
+      failed(shapes.expect(getY(), "y", outDims, true)))
+    return failure();
+  return success();
+}
+
+LogicalResult LinearGradOp::verify() {
+  ShapeBinder shapes(*this);
+  SmallVector<std::string> inStore, outStore, dxStore;
+  SmallVector<StringRef> outDims;
+  if (failed(verifyLinearInputs(*this, shapes, inStore, outStore, outDims)) ||
+      failed(shapes.expect(getDy(), "dy", outDims, true)) ||
+      failed(shapes.expect(getDx(), "dx", linearDims(getX(), "IN", dxStore),
+                           true)) ||
+      failed(shapes.expect(getDweight(), "dweight", {"OUT", "IN"}, true)) ||
+      failed(shapes.expectPresence(getDbias(), "dbias", bool(getBias()),
+                                   "'bias' is given")) ||
+      failed(shapes.expect(getDbias(), "dbias", {"OUT"}, true)))
+    return failure();
+  return success();
+}
+
+template <typename OpTy>
+static LogicalResult verifyGatedAddInputs(OpTy op, ShapeBinder &shapes,
+                                          SmallVectorImpl<std::string> &store,
+                                          SmallVector<StringRef> &dims) {
+  shapes.setActivationType(elementTypeOf(op.getA()));
+  dims = linearDims(op.getA(), "D", store);
+  if (failed(shapes.expect(op.getA(), "a", dims, true)) ||
+      failed(shapes.expect(op.getB(), "b", dims, true)) ||
+      failed(shapes.expect(op.getGate(), "gate", dims, true)))
+    return failure();
+  return success();
+}
+
+LogicalResult GatedAddOp::verify() {
+  ShapeBinder shapes(*this);
+  SmallVector<std::string> store;
+  SmallVector<StringRef> dims;
+  if (failed(verifyGatedAddInputs(*this, shapes, store, dims)) ||
+      failed(shapes.expect(getY(), "y", dims, true)))
+    return failure();
+  return success();
+}
+
+LogicalResult GatedAddGradOp::verify() {
+  ShapeBinder shapes(*this);
+  SmallVector<std::string> store;
+  SmallVector<StringRef> dims;
+  if (failed(verifyGatedAddInputs(*this, shapes, store, dims)) ||
+      failed(shapes.expect(getDy(), "dy", dims, true)) ||
+      failed(shapes.expect(getDa(), "da", dims, true)) ||
+      failed(shapes.expect(getDb(), "db", dims, true)) ||
+      failed(shapes.expectPresence(getDgate(), "dgate", bool(getGate()),
+                                   "'gate' is given")) ||
+      failed(shapes.expect(getDgate(), "dgate", dims, true)))
+    return failure();
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "gecko/Dialect/Gecko/IR/GeckoOps.cpp.inc"

@@ -23,6 +23,7 @@ struct GeckoTileSizes {
   int64_t scanChunk = 0; // timestep norm scan chunk (0: use `tokens`)
   int64_t cemaChunk = 16, cemaChannelBlock = 16; // complex EMA scan tiles
   int64_t attentionQueries = 16, attentionKeys = 8; // chunk attention tiles
+  int64_t linearColumns = 32; // output columns per gecko.linear forall tile
 };
 
 /// Lowers gecko.rms_norm, gecko.layer_norm and gecko.z_split. Fails (with
@@ -49,6 +50,10 @@ LogicalResult lowerChunkAttentionOp(RewriterBase &rewriter, Operation *op,
 /// Lowers gecko.cema_coeffs(_grad) and gecko.cema(_grad) (spec §2).
 LogicalResult lowerComplexEmaOp(RewriterBase &rewriter, Operation *op,
                                 const GeckoTileSizes &tiles);
+
+/// Lowers gecko.linear(_grad), gecko.silu(_grad), gecko.gated_add(_grad).
+LogicalResult lowerLinearOp(RewriterBase &rewriter, Operation *op,
+                            const GeckoTileSizes &tiles);
 
 /// Lowers gecko.timestep_norm and gecko.timestep_norm_grad (spec §1).
 LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,

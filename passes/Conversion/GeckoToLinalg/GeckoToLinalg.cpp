@@ -47,6 +47,7 @@ struct GeckoConvertToLinalgPass
     }
     tiles.attentionQueries = attentionQueryTile;
     tiles.attentionKeys = attentionKeyTile;
+    tiles.linearColumns = linearColumnTile;
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
       if (isa<TimestepNormOp, TimestepNormGradOp>(op))
@@ -63,6 +64,9 @@ struct GeckoConvertToLinalgPass
         ops.push_back(op);
       if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op))
         ops.push_back(op);
+      if (isa<LinearOp, LinearGradOp, SiluOp, SiluGradOp, GatedAddOp,
+              GatedAddGradOp>(op))
+        ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
     bool failed = false;
@@ -77,6 +81,11 @@ struct GeckoConvertToLinalgPass
       }
       if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op)) {
         failed |= mlir::failed(lowerChunkAttentionOp(rewriter, op, tiles));
+        continue;
+      }
+      if (isa<LinearOp, LinearGradOp, SiluOp, SiluGradOp, GatedAddOp,
+              GatedAddGradOp>(op)) {
+        failed |= mlir::failed(lowerLinearOp(rewriter, op, tiles));
         continue;
       }
       if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op)) {

@@ -677,3 +677,75 @@ func.func @swiglu_types(%a: tensor<4xf32>, %b: tensor<4xbf16>) {
   %o = "gecko.swiglu"(%a, %b) : (tensor<4xf32>, tensor<4xbf16>) -> tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @linear_in_mismatch(%x: tensor<2x8x4xf32>, %w: tensor<6x5xf32>) {
+  // expected-error @+1 {{'weight'}}
+  %0 = gecko.linear %x, %w : (tensor<2x8x4xf32>, tensor<6x5xf32>) -> tensor<2x8x6xf32>
+  return
+}
+
+// -----
+
+func.func @linear_out_mismatch(%x: tensor<2x8x4xf32>, %w: tensor<6x4xf32>) {
+  // expected-error @+1 {{'y'}}
+  %0 = gecko.linear %x, %w : (tensor<2x8x4xf32>, tensor<6x4xf32>) -> tensor<2x8x7xf32>
+  return
+}
+
+// -----
+
+func.func @linear_bias_shape(%x: tensor<2x8x4xf32>, %w: tensor<6x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'bias'}}
+  %0 = gecko.linear %x, %w bias(%b) : (tensor<2x8x4xf32>, tensor<6x4xf32>, tensor<4xf32>) -> tensor<2x8x6xf32>
+  return
+}
+
+// -----
+
+func.func @linear_weight_type(%x: tensor<2x8x4xf32>, %w: tensor<6x4xbf16>) {
+  // expected-error @+1 {{'weight'}}
+  %0 = gecko.linear %x, %w : (tensor<2x8x4xf32>, tensor<6x4xbf16>) -> tensor<2x8x6xf32>
+  return
+}
+
+// -----
+
+func.func @linear_grad_dy(%x: tensor<2x8x4xf32>, %w: tensor<6x4xf32>, %dy: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{'dy'}}
+  %dx, %dw = gecko.linear_grad %x, %w grad(%dy) : tensor<2x8x4xf32>, tensor<6x4xf32>, tensor<2x8x4xf32> -> tensor<2x8x4xf32>, tensor<6x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_grad_dbias(%x: tensor<2x8x4xf32>, %w: tensor<6x4xf32>, %dy: tensor<2x8x6xf32>) {
+  // expected-error @+1 {{expected 'dbias' exactly when 'bias' is given, but it is present}}
+  %dx, %dw, %db = "gecko.linear_grad"(%x, %w, %dy) : (tensor<2x8x4xf32>, tensor<6x4xf32>, tensor<2x8x6xf32>) -> (tensor<2x8x4xf32>, tensor<6x4xf32>, tensor<6xf32>)
+  return
+}
+
+// -----
+
+func.func @silu_types(%x: tensor<4xf32>) {
+  // expected-error @+1 {{requires the same type for all operands and results}}
+  %0 = "gecko.silu"(%x) : (tensor<4xf32>) -> tensor<4xbf16>
+  return
+}
+
+// -----
+
+func.func @gated_add_gate_shape(%a: tensor<2x4xf32>, %b: tensor<2x4xf32>, %g: tensor<2x5xf32>) {
+  // expected-error @+1 {{'gate'}}
+  %0 = gecko.gated_add %a, %b gate(%g) : (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x5xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @gated_add_grad_dgate(%a: tensor<2x4xf32>, %b: tensor<2x4xf32>, %dy: tensor<2x4xf32>) {
+  // expected-error @+1 {{expected 'dgate' exactly when 'gate' is given, but it is present}}
+  %0:3 = "gecko.gated_add_grad"(%a, %b, %dy) : (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>)
+  return
+}

@@ -352,3 +352,43 @@ func.func @cross_entropy(%l: tensor<2x8x100xf32>, %tok: tensor<2x8xi64>) {
   %loss = gecko.cross_entropy %l, %tok : (tensor<2x8x100xf32>, tensor<2x8xi64>) -> tensor<f32>
   return
 }
+
+// CHECK-LABEL: func.func @linear
+// CHECK-NEXT: %0 = gecko.linear %arg0, %arg1 : (tensor<2x8x4xf32>, tensor<6x4xf32>) -> tensor<2x8x6xf32>
+// CHECK-NEXT: %1 = gecko.linear %arg0, %arg1 bias(%arg2) : (tensor<2x8x4xf32>, tensor<6x4xf32>, tensor<6xf32>) -> tensor<2x8x6xf32>
+func.func @linear(%x: tensor<2x8x4xf32>, %w: tensor<6x4xf32>, %b: tensor<6xf32>) {
+  %0 = gecko.linear %x, %w : (tensor<2x8x4xf32>, tensor<6x4xf32>) -> tensor<2x8x6xf32>
+  %1 = gecko.linear %x, %w bias(%b) : (tensor<2x8x4xf32>, tensor<6x4xf32>, tensor<6xf32>) -> tensor<2x8x6xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @linear_grad
+// CHECK-NEXT: %dx, %dweight = gecko.linear_grad %arg0, %arg1 grad(%arg3) : tensor<2x8x4xbf16>, tensor<6x4xbf16>, tensor<2x8x6xbf16> -> tensor<2x8x4xbf16>, tensor<6x4xbf16>
+// CHECK-NEXT: %dx_0, %dweight_1, %dbias = gecko.linear_grad %arg0, %arg1 bias(%arg2) grad(%arg3) : tensor<2x8x4xbf16>, tensor<6x4xbf16>, tensor<6xbf16>, tensor<2x8x6xbf16> -> tensor<2x8x4xbf16>, tensor<6x4xbf16> bias(tensor<6xbf16>)
+func.func @linear_grad(%x: tensor<2x8x4xbf16>, %w: tensor<6x4xbf16>, %b: tensor<6xbf16>, %dy: tensor<2x8x6xbf16>) {
+  %dx, %dw = gecko.linear_grad %x, %w grad(%dy) : tensor<2x8x4xbf16>, tensor<6x4xbf16>, tensor<2x8x6xbf16> -> tensor<2x8x4xbf16>, tensor<6x4xbf16>
+  %dx2, %dw2, %db = gecko.linear_grad %x, %w bias(%b) grad(%dy) : tensor<2x8x4xbf16>, tensor<6x4xbf16>, tensor<6xbf16>, tensor<2x8x6xbf16> -> tensor<2x8x4xbf16>, tensor<6x4xbf16> bias(tensor<6xbf16>)
+  return
+}
+
+// CHECK-LABEL: func.func @silu
+// CHECK-NEXT: %0 = gecko.silu %arg0 : tensor<2x8x4xf32>
+// CHECK-NEXT: %1 = gecko.silu_grad %arg0 grad(%arg1) : tensor<2x8x4xf32>
+func.func @silu(%x: tensor<2x8x4xf32>, %dy: tensor<2x8x4xf32>) {
+  %0 = gecko.silu %x : tensor<2x8x4xf32>
+  %1 = gecko.silu_grad %x grad(%dy) : tensor<2x8x4xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @gated_add
+// CHECK-NEXT: %0 = gecko.gated_add %arg0, %arg1 : (tensor<2x8x4xf32>, tensor<2x8x4xf32>) -> tensor<2x8x4xf32>
+// CHECK-NEXT: %1 = gecko.gated_add %arg0, %arg1 gate(%arg2) : (tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>) -> tensor<2x8x4xf32>
+// CHECK-NEXT: %da, %db = gecko.gated_add_grad %arg0, %arg1 grad(%arg3) : tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32> -> tensor<2x8x4xf32>, tensor<2x8x4xf32>
+// CHECK-NEXT: %da_0, %db_1, %dgate = gecko.gated_add_grad %arg0, %arg1 gate(%arg2) grad(%arg3) : tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32> -> tensor<2x8x4xf32>, tensor<2x8x4xf32> gate(tensor<2x8x4xf32>)
+func.func @gated_add(%a: tensor<2x8x4xf32>, %b: tensor<2x8x4xf32>, %g: tensor<2x8x4xf32>, %dy: tensor<2x8x4xf32>) {
+  %0 = gecko.gated_add %a, %b : (tensor<2x8x4xf32>, tensor<2x8x4xf32>) -> tensor<2x8x4xf32>
+  %1 = gecko.gated_add %a, %b gate(%g) : (tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>) -> tensor<2x8x4xf32>
+  %da, %db = gecko.gated_add_grad %a, %b grad(%dy) : tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32> -> tensor<2x8x4xf32>, tensor<2x8x4xf32>
+  %da2, %db2, %dg = gecko.gated_add_grad %a, %b gate(%g) grad(%dy) : tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32> -> tensor<2x8x4xf32>, tensor<2x8x4xf32> gate(tensor<2x8x4xf32>)
+  return
+}

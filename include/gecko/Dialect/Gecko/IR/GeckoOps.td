@@ -533,4 +533,97 @@ def Gecko_CrossEntropyOp : Gecko_PureOp<"cross_entropy"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Dense layers and elementwise ops of the block (spec §7, §8)
+//===----------------------------------------------------------------------===//
+
+def Gecko_LinearOp : Gecko_PureOp<"linear"> {
+  let summary = "dense layer x·Wᵀ + bias";
+  let description = [{
+    `y = x·weightᵀ + bias` for `x (..., in)`, `weight (out, in)` (the
+    reference checkpoint layout) and the optional `bias (out)`; result
+    `(..., out)` (spec §7). Products accumulate in f32 whatever the
+    activation type.
+  }];
+  let arguments = (ins Gecko_FloatTensor:$x, Gecko_FloatTensor:$weight,
+      Optional<Gecko_FloatTensor>:$bias);
+  let results = (outs Gecko_FloatTensor:$y);
+  let assemblyFormat = [{
+    $x `,` $weight (`bias` `(` $bias^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Gecko_LinearGradOp : Gecko_PureOp<"linear_grad"> {
+  let summary = "backward of gecko.linear";
+  let description = [{
+    For the upstream `dy (..., out)` returns `dx = dy·weight (..., in)`,
+    `dweight = Σ dyᵀ·x (out, in)` over every leading position and, exactly
+    when `bias` is given, `dbias = Σ dy (out)`.
+  }];
+  let arguments = (ins Gecko_FloatTensor:$x, Gecko_FloatTensor:$weight,
+      Optional<Gecko_FloatTensor>:$bias, Gecko_FloatTensor:$dy);
+  let results = (outs Gecko_FloatTensor:$dx, Gecko_FloatTensor:$dweight,
+      Optional<Gecko_FloatTensor>:$dbias);
+  let assemblyFormat = [{
+    $x `,` $weight (`bias` `(` $bias^ `)`)? `grad` `(` $dy `)` attr-dict `:`
+    type(operands) `->` type($dx) `,` type($dweight)
+    (`bias` `(` type($dbias)^ `)`)?
+  }];
+}
+
+def Gecko_SiluOp : Gecko_Op<"silu", [Pure, SameOperandsAndResultType]> {
+  let summary = "SiLU activation x·σ(x)";
+  let description = [{
+    Elementwise `silu(x) = x·σ(x)` (spec notation), computed in f32.
+  }];
+  let arguments = (ins Gecko_FloatTensor:$x);
+  let results = (outs Gecko_FloatTensor:$y);
+  let assemblyFormat = "$x attr-dict `:` type($y)";
+}
+
+def Gecko_SiluGradOp : Gecko_Op<"silu_grad",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "backward of gecko.silu";
+  let description = [{
+    `dx = dy·σ(x)·(1 + x·(1 − σ(x)))`, elementwise.
+  }];
+  let arguments = (ins Gecko_FloatTensor:$x, Gecko_FloatTensor:$dy);
+  let results = (outs Gecko_FloatTensor:$dx);
+  let assemblyFormat = "$x `grad` `(` $dy `)` attr-dict `:` type($dx)";
+}
+
+def Gecko_GatedAddOp : Gecko_PureOp<"gated_add"> {
+  let summary = "elementwise a·gate + b (or a + b)";
+  let description = [{
+    `y = a·gate + b` elementwise for equally shaped tensors; without `gate`
+    a plain sum `a + b`. The MEGA block's `sca·r + awm` and its residual
+    sums (spec §8) are this op.
+  }];
+  let arguments = (ins Gecko_FloatTensor:$a, Gecko_FloatTensor:$b,
+      Optional<Gecko_FloatTensor>:$gate);
+  let results = (outs Gecko_FloatTensor:$y);
+  let assemblyFormat = [{
+    $a `,` $b (`gate` `(` $gate^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Gecko_GatedAddGradOp : Gecko_PureOp<"gated_add_grad"> {
+  let summary = "backward of gecko.gated_add";
+  let description = [{
+    For the upstream `dy` returns `da = dy·gate` (`dy` without gate),
+    `db = dy` and, exactly when `gate` is given, `dgate = dy·a`.
+  }];
+  let arguments = (ins Gecko_FloatTensor:$a, Gecko_FloatTensor:$b,
+      Optional<Gecko_FloatTensor>:$gate, Gecko_FloatTensor:$dy);
+  let results = (outs Gecko_FloatTensor:$da, Gecko_FloatTensor:$db,
+      Optional<Gecko_FloatTensor>:$dgate);
+  let assemblyFormat = [{
+    $a `,` $b (`gate` `(` $gate^ `)`)? `grad` `(` $dy `)` attr-dict `:`
+    type(operands) `->` type($da) `,` type($db)
+    (`gate` `(` type($dgate)^ `)`)?
+  }];
+}
+
 #endif // GECKO_DIALECT_GECKO_IR_GECKOOPS_TD
