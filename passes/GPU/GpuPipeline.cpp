@@ -26,6 +26,11 @@ void buildGeckoGpuPreparePipeline(OpPassManager &pm,
   GeckoConvertToLinalgOptions tiling;
   tiling.batchTileSize = config.batchTileSize;
   tiling.tokenTileSize = config.tokenTileSize;
+  tiling.tsnChunkSize = config.tsnChunkSize;
+  tiling.cemaChunkSize = config.cemaChunkSize;
+  tiling.cemaChannelBlock = config.cemaChannelBlock;
+  tiling.attentionQueryTile = config.attentionQueryTile;
+  tiling.attentionKeyTile = config.attentionKeyTile;
   pm.addPass(createGeckoConvertToLinalg(tiling));
   pm.addPass(createCanonicalizerPass());
 
@@ -44,6 +49,10 @@ void buildGeckoGpuPreparePipeline(OpPassManager &pm,
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createSymbolDCEPass());
+  // Host buffers -> managed memory (the kernels get no host pointers).
+  GeckoHostBuffersToDeviceOptions host;
+  host.copyArguments = config.copyArguments;
+  pm.addPass(createGeckoHostBuffersToDevice(host));
 
   // Whatever linalg is left runs on the host (outside every tile forall).
   pm.addPass(createConvertLinalgToLoopsPass());

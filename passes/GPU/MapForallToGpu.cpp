@@ -58,6 +58,28 @@ SmallVector<scf::ForallOp> collectTileForalls(Operation *root) {
   return foralls;
 }
 
+/// linalg ops outside every tile forall (per-channel coefficient math,
+/// the deterministic reduction of per-tile partial sums, transposes, rank-1
+/// element-wise ops) get a one-tile forall of their own, so that they run as
+/// a single-block kernel (their work spread over its threads, each output
+/// element computed by one thread in a fixed order) instead of on the host.
+void wrapHostLeftovers(IRRewriter &rewriter, ModuleOp module) {
+  SmallVector<linalg::LinalgOp> leftovers;
+  module.walk([&](linalg::LinalgOp op) {
+    if (!op->getParentOfType<scf::ForallOp>() &&
+        !op->getParentOfType<gpu::LaunchOp>() &&
+        !op->getParentOfType<gpu::GPUModuleOp>() && op.hasPureBufferSemantics())
+      leftovers.push_back(op);
+  });
+  for (linalg::LinalgOp op : leftovers) {
+    rewriter.setInsertionPoint(op);
+    auto forall = scf::ForallOp::create(
+        rewriter, op.getLoc(), ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1)},
+        ValueRange{}, std::nullopt);
+    rewriter.moveOpBefore(op, forall.getBody()->getTerminator());
+  }
+}
+
 /// memref.copy -> linalg.copy, so that copies are distributed like any other
 /// linalg op (memref.copy would become a call to a host runtime function).
 void copiesToLinalg(IRRewriter &rewriter, scf::ForallOp tile) {
@@ -418,6 +440,7 @@ struct MapForallToGpu
     }
     IRRewriter rewriter(&getContext());
     SymbolTable symbols(module);
+    wrapHostLeftovers(rewriter, module);
     SmallVector<scf::ForallOp> tiles = collectTileForalls(module);
     if (tiles.empty())
       return;

@@ -52,4 +52,37 @@ def GeckoMapForallToGpu : Pass<"gecko-map-forall-to-gpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def GeckoHostBuffersToDevice
+    : Pass<"gecko-host-buffers-to-device", "::mlir::ModuleOp"> {
+  let summary = "Put the host buffers of GPU-launching functions in managed "
+                "memory";
+  let description = [{
+    Runs after `gpu-kernel-outlining`, on the host functions that contain a
+    `gpu.launch_func`:
+
+    * `memref.alloc` (default memory space: results, buffers between
+      kernels, host leftovers) becomes `gpu.alloc host_shared`; the
+      runtime's `mgpuMemAlloc(size, stream, isHostShared = true)` allocates
+      managed memory (cuMemAllocManaged / hipMallocManaged), which the host
+      code and every kernel can read and write;
+    * `memref.dealloc` becomes `gpu.dealloc` (in the async form that
+      gpu-to-llvm lowers: wait, dealloc, wait);
+    * with `copy-arguments` (default), every memref argument is copied on
+      the host into a fresh managed buffer at entry and the function uses
+      that copy (freed at every return unless returned), so callers may pass
+      plain host memory. Returned buffers are managed memory: the caller
+      frees them with `mgpuMemFree`.
+
+    A host stack buffer (`memref.alloca`) passed to a kernel is an error.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+  let options = [
+    Option<"copyArguments", "copy-arguments", "bool", /*default=*/"true",
+           "Copy memref arguments into managed memory at function entry">,
+  ];
+}
+
 #endif // GECKO_GPU_PASSES_TD

@@ -56,6 +56,7 @@ Loaded load() {
       resolve(lib, "cuModuleGetFunction", d.cuModuleGetFunction, e) &&
       resolve(lib, "cuLaunchKernel", d.cuLaunchKernel, e) &&
       resolve(lib, "cuMemAlloc_v2", d.cuMemAlloc, e) &&
+      resolve(lib, "cuMemAllocManaged", d.cuMemAllocManaged, e) &&
       resolve(lib, "cuMemFree_v2", d.cuMemFree, e) &&
       resolve(lib, "cuMemcpyHtoD_v2", d.cuMemcpyHtoD, e) &&
       resolve(lib, "cuMemcpyDtoH_v2", d.cuMemcpyDtoH, e) &&

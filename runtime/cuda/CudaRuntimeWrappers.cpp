@@ -159,14 +159,20 @@ GECKO_EXPORT void mgpuEventRecord(CUevent event, CUstream stream) {
     report(*d, "cuEventRecord", d->cuEventRecord(event, stream));
 }
 
+/// `gpu.alloc host_shared` (what gecko-host-buffers-to-device emits for the
+/// host's buffers) is managed memory, reachable from the host code and from
+/// every kernel; plain `gpu.alloc` is device memory.
 GECKO_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, CUstream /*stream*/,
-                                bool /*isHostShared*/) {
+                                bool isHostShared) {
   const Driver *d = cudaOrReport();
   if (!d)
     return nullptr;
   ScopedContext s(*d);
   CUdeviceptr ptr = 0;
-  if (sizeBytes != 0)
+  if (sizeBytes != 0 && isHostShared)
+    report(*d, "cuMemAllocManaged",
+           d->cuMemAllocManaged(&ptr, sizeBytes, /*CU_MEM_ATTACH_GLOBAL=*/1));
+  else if (sizeBytes != 0)
     report(*d, "cuMemAlloc", d->cuMemAlloc(&ptr, sizeBytes));
   return reinterpret_cast<void *>(ptr);
 }

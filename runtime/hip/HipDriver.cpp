@@ -52,6 +52,7 @@ Loaded load() {
       resolve(lib, "hipModuleGetFunction", d.hipModuleGetFunction, e) &&
       resolve(lib, "hipModuleLaunchKernel", d.hipModuleLaunchKernel, e) &&
       resolve(lib, "hipMalloc", d.hipMalloc, e) &&
+      resolve(lib, "hipMallocManaged", d.hipMallocManaged, e) &&
       resolve(lib, "hipFree", d.hipFree, e) &&
       resolve(lib, "hipMemcpy", d.hipMemcpy, e) &&
       resolve(lib, "hipMemcpyAsync", d.hipMemcpyAsync, e) &&

@@ -39,6 +39,8 @@ struct Driver {
                                       unsigned, unsigned, unsigned, unsigned,
                                       unsigned, hipStream_t, void **, void **);
   hipError_t (*hipMalloc)(void **, size_t);
+  /// flags: hipMemAttachGlobal (1).
+  hipError_t (*hipMallocManaged)(void **, size_t, unsigned);
   hipError_t (*hipFree)(void *);
   hipError_t (*hipMemcpy)(void *, const void *, size_t, int);
   hipError_t (*hipMemcpyAsync)(void *, const void *, size_t, int, hipStream_t);

@@ -130,13 +130,19 @@ GECKO_EXPORT void mgpuEventRecord(hipEvent_t event, hipStream_t stream) {
     report(*d, "hipEventRecord", d->hipEventRecord(event, stream));
 }
 
+/// `gpu.alloc host_shared` (the host's buffers, see
+/// gecko-host-buffers-to-device) is managed memory; plain `gpu.alloc` is
+/// device memory.
 GECKO_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, hipStream_t /*stream*/,
-                                bool /*isHostShared*/) {
+                                bool isHostShared) {
   const Driver *d = hipOrReport();
   if (!d)
     return nullptr;
   void *ptr = nullptr;
-  if (sizeBytes != 0)
+  if (sizeBytes != 0 && isHostShared)
+    report(*d, "hipMallocManaged",
+           d->hipMallocManaged(&ptr, sizeBytes, /*hipMemAttachGlobal=*/1));
+  else if (sizeBytes != 0)
     report(*d, "hipMalloc", d->hipMalloc(&ptr, sizeBytes));
   return ptr;
 }

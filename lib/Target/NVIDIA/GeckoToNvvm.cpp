@@ -37,6 +37,12 @@ void buildGeckoToNvvmPipeline(OpPassManager &pm,
   common.batchTileSize = options.batchTileSize;
   common.tokenTileSize = options.tokenTileSize;
   common.blockSize = options.blockSize;
+  common.tsnChunkSize = options.tsnChunkSize;
+  common.cemaChunkSize = options.cemaChunkSize;
+  common.cemaChannelBlock = options.cemaChannelBlock;
+  common.attentionQueryTile = options.attentionQueryTile;
+  common.attentionKeyTile = options.attentionKeyTile;
+  common.copyArguments = options.copyArguments;
   buildGeckoGpuPreparePipeline(pm, common);
 
   GpuNVVMAttachTargetOptions target;

@@ -24,7 +24,7 @@
 // HOST-DAG:  gpu.binary @rms_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // HOST-DAG:  gpu.binary @rope_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 
-// COUNT: 5 objects
+// COUNT: 10 objects
 
 // PTX-LABEL: .visible .entry rms_kernel(
 // PTX:         .shared .align 16 .b8 __gecko_tile_buffer
@@ -43,8 +43,8 @@
 // PTX:         %tid.x
 // PTX-NOT:     __nv_
 
-// PTXAS-COUNT-5: Used {{[0-9]+}} registers, used 1 barriers
-// PTXAS-NOT:     spill stores
+// PTXAS-COUNT-10: Used {{[0-9]+}} registers, used 1 barriers
+// PTXAS-NOT:     {{[1-9][0-9]*}} bytes spill stores
 // PTXAS-NOT:     error
 
-// BIN-COUNT-5: #gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, properties = {{{.*}}}, bin = "\7FELF
+// BIN-COUNT-10: #gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, properties = {{{.*}}}, bin = "\7FELF

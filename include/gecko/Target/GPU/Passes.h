@@ -30,7 +30,15 @@ namespace mlir::gecko {
 struct GpuCommonConfig {
   int64_t batchTileSize = 1;
   int64_t tokenTileSize = 16;
+  /// gecko-convert-to-linalg's per-family tiles (0 / defaults: its own).
+  int64_t tsnChunkSize = 0;
+  int64_t cemaChunkSize = 16;
+  int64_t cemaChannelBlock = 16;
+  int64_t attentionQueryTile = 16;
+  int64_t attentionKeyTile = 8;
   int64_t blockSize = 128;
+  /// gecko-host-buffers-to-device's copy-arguments.
+  bool copyArguments = true;
 };
 
 /// gecko IR on tensors -> gpu.module kernels + host code with gpu.launch_func,

@@ -46,6 +46,28 @@ struct GeckoToNvvmOptions : public PassPipelineOptions<GeckoToNvvmOptions> {
   PassOptions::Option<int64_t> tokenTileSize{
       *this, "token-tile-size", llvm::cl::desc("Tokens per tile (block)"),
       llvm::cl::init(16)};
+  PassOptions::Option<int64_t> tsnChunkSize{
+      *this, "tsn-chunk-size",
+      llvm::cl::desc("timestep_norm scan chunk (0: token-tile-size)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> cemaChunkSize{*this, "cema-chunk-size",
+                                             llvm::cl::desc("cema scan chunk"),
+                                             llvm::cl::init(16)};
+  PassOptions::Option<int64_t> cemaChannelBlock{
+      *this, "cema-channel-block",
+      llvm::cl::desc("cema channels per tile (block)"), llvm::cl::init(16)};
+  PassOptions::Option<int64_t> attentionQueryTile{
+      *this, "attention-query-tile",
+      llvm::cl::desc("chunk_attention queries per tile (block)"),
+      llvm::cl::init(16)};
+  PassOptions::Option<int64_t> attentionKeyTile{
+      *this, "attention-key-tile",
+      llvm::cl::desc("chunk_attention keys per inner step"), llvm::cl::init(8)};
+  PassOptions::Option<bool> copyArguments{
+      *this, "copy-arguments",
+      llvm::cl::desc("Copy memref arguments into managed memory at entry "
+                     "(gecko-host-buffers-to-device)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> blockSize{*this, "block-size",
                                          llvm::cl::desc("Threads per block"),
                                          llvm::cl::init(128)};
