@@ -12,6 +12,7 @@
 #include "Backend.h"
 #include "BlockModelCases.h"
 #include "CpuBackend.h"
+#include "GpuBackend.h"
 
 #include "gecko/Reference/ChunkAttention.h"
 #include "gecko/Reference/ComplexEma.h"
@@ -551,6 +552,10 @@ std::unique_ptr<Backend> createBackend(StringRef name) {
     return createReferenceBackend();
   if (name == "cpu")
     return createCpuBackend();
+  if (name == "cuda")
+    return createCudaBackend();
+  if (name == "hip")
+    return createHipBackend();
   return nullptr;
 }
 
