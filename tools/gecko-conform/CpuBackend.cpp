@@ -86,6 +86,8 @@ public:
   StringRef name() const override { return "cpu"; }
 
   Error run(const GoldenCase &golden, CaseResults &results) override {
+    if (golden.op == "block" || golden.op == "model")
+      return runBlockModelCase(golden, results);
     Expected<Kernel> kernel = makeKernel(golden);
     if (!kernel)
       return kernel.takeError();

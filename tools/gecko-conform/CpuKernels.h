@@ -52,6 +52,9 @@ llvm::Expected<Kernel> makeComplexEmaKernel(const GoldenCase &golden);
 /// sca (gecko.chunk_attention and its grad op, spec §5).
 llvm::Expected<Kernel> makeChunkAttentionKernel(const GoldenCase &golden);
 
+/// block, model: whole calls from the model builder (several kernels per case).
+llvm::Error runBlockModelCase(const GoldenCase &golden, CaseResults &results);
+
 } // namespace gecko::conform
 
 #endif // GECKO_CONFORM_CPUKERNELS_H
