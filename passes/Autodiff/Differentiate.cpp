@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Complex/IR/Complex.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -127,6 +129,14 @@ emitBackward(OpBuilder &builder, Location loc, func::FuncOp forward,
   for (unsigned index : wrt)
     if (index >= args.size())
       return forward.emitOpError("gecko-autodiff: no argument #") << index;
+
+  // The dialects the adjoint rules create ops of (already loaded when called
+  // from the pass, whose dependent dialects they are; callers building IR
+  // directly, e.g. a KernelBody, may not have loaded scf or math).
+  MLIRContext *context = builder.getContext();
+  context->loadDialect<arith::ArithDialect, complex::ComplexDialect,
+                       linalg::LinalgDialect, math::MathDialect,
+                       scf::SCFDialect, tensor::TensorDialect>();
 
   // Recompute the forward.
   IRMapping primal;

@@ -194,6 +194,42 @@ LogicalResult workingMemory(AdjointContext &ctx, WorkingMemoryOp op) {
   return success();
 }
 
+LogicalResult linear(AdjointContext &ctx, LinearOp op) {
+  Location loc = op.getLoc();
+  auto grad = LinearGradOp::create(
+      ctx.builder, loc, op.getX().getType(), op.getWeight().getType(),
+      typeOf(op.getBias()), ctx.primalOf(op.getX()),
+      ctx.primalOf(op.getWeight()), opt(ctx, op.getBias()),
+      ctx.adjointOrZeros(op.getY(), loc));
+  ctx.accumulate(op.getX(), grad.getDx(), loc);
+  ctx.accumulate(op.getWeight(), grad.getDweight(), loc);
+  if (op.getBias())
+    ctx.accumulate(op.getBias(), grad.getDbias(), loc);
+  return success();
+}
+
+LogicalResult silu(AdjointContext &ctx, SiluOp op) {
+  Location loc = op.getLoc();
+  auto grad = SiluGradOp::create(ctx.builder, loc, op.getX().getType(),
+                                 ctx.primalOf(op.getX()),
+                                 ctx.adjointOrZeros(op.getY(), loc));
+  ctx.accumulate(op.getX(), grad.getDx(), loc);
+  return success();
+}
+
+LogicalResult gatedAdd(AdjointContext &ctx, GatedAddOp op) {
+  Location loc = op.getLoc();
+  auto grad = GatedAddGradOp::create(
+      ctx.builder, loc, op.getA().getType(), op.getB().getType(),
+      typeOf(op.getGate()), ctx.primalOf(op.getA()), ctx.primalOf(op.getB()),
+      opt(ctx, op.getGate()), ctx.adjointOrZeros(op.getY(), loc));
+  ctx.accumulate(op.getA(), grad.getDa(), loc);
+  ctx.accumulate(op.getB(), grad.getDb(), loc);
+  if (op.getGate())
+    ctx.accumulate(op.getGate(), grad.getDgate(), loc);
+  return success();
+}
+
 } // namespace
 
 std::optional<LogicalResult> emitGeckoAdjoint(AdjointContext &ctx,
@@ -216,6 +252,12 @@ std::optional<LogicalResult> emitGeckoAdjoint(AdjointContext &ctx,
     return chunkAttention(ctx, o);
   if (auto o = dyn_cast<WorkingMemoryOp>(op))
     return workingMemory(ctx, o);
+  if (auto o = dyn_cast<LinearOp>(op))
+    return linear(ctx, o);
+  if (auto o = dyn_cast<SiluOp>(op))
+    return silu(ctx, o);
+  if (auto o = dyn_cast<GatedAddOp>(op))
+    return gatedAdd(ctx, o);
   return std::nullopt;
 }
 
