@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The main job, from a fresh machine: install dependencies, build, then
 #  1. parse, verify and print an example Gecko layer with gecko-opt
-#     (custom form -> generic form -> custom form must agree), and
-#  2. run the reference implementation over the public golden vectors.
-# Compiling and running whole models on CPU arrives with gecko-compile/gecko-run.
+#     (custom form -> generic form -> custom form must agree) and lower it to
+#     LLVM + OpenMP with the gecko-to-cpu pipeline;
+#  2. compile a tiny 2-layer Gecko model with the model builder and the CPU
+#     pipeline and run it as a stream of 8 calls (carried state), checked
+#     against the golden logits and caches;
+#  3. run the reference implementation over the public golden vectors.
+# The artifact-producing gecko-compile / gecko-run tools are the next milestone.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -22,6 +26,13 @@ echo "== gecko-opt: verify and print $example"
 cmp -s "$tmp/layer.mlir" "$tmp/again.mlir" || { echo "round trip changed the IR" >&2; exit 1; }
 grep -o 'gecko\.[a-z_]*' "$tmp/layer.mlir" | sort | uniq -c
 echo "round trip (custom -> generic -> custom): identical"
+"$build/bin/gecko-opt" "$example" --gecko-to-cpu -o "$tmp/layer.llvm.mlir"
+echo "gecko-to-cpu: $(grep -c 'llvm.func' "$tmp/layer.llvm.mlir") LLVM functions," \
+  "$(grep -c 'omp.parallel' "$tmp/layer.llvm.mlir") OpenMP parallel regions"
+
+echo "== compiled CPU path: a 2-layer Gecko model streamed over 8 calls (JIT)"
+"$build/bin/gecko-conform" --backend=cpu \
+  "$root/test/data/golden/model__stream_segments.safetensors"
 
 echo "== gecko-conform: reference implementation vs. the golden vectors"
 "$build/bin/gecko-conform" --backend=reference "$root/test/data/golden"
