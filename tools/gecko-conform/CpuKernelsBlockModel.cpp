@@ -11,14 +11,18 @@
 //   reference backend does), then full.out.y in one call;
 // - model__train*: out.logits; model__stream*: the logits of every call of
 //   the schedule concatenated, and the final cache.*.
-// Gradients (grad.*) come from the reverse-mode pass through
-// model::buildBackward once it is registered; until then they are not
-// recorded and the driver lists them as missing.
+// Training calls also record every gradient (grad.x / grad.<param>): the
+// kernel wraps the builder's forward body in a detached function, emits its
+// backward with gecko-autodiff (mlir::gecko::emitBackward: recomputed
+// forward + reverse sweep of the `_grad` ops) fed with gout.*, and returns
+// the forward results followed by the gradient of every f32 argument, all
+// in one compiled kernel.
 //
 //===----------------------------------------------------------------------===//
 
 #include "CpuKernels.h"
 
+#include "gecko/Autodiff/Autodiff.h"
 #include "gecko/Model/ModelBuilder.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -41,11 +45,39 @@ Tensor scalarTensor(double value) {
   return Tensor(std::vector<int64_t>{}, std::vector<double>{value});
 }
 
+/// The forward body of one call wrapped in a detached function (for
+/// emitBackward), or an error.
+Expected<mlir::func::FuncOp> detachedForward(mlir::OpBuilder &b,
+                                             mlir::Location loc,
+                                             const ref::GeckoConfig &config,
+                                             const model::CallSpec &spec,
+                                             bool isModel, mlir::TypeRange in) {
+  auto forward = mlir::func::FuncOp::create(loc, "train_forward",
+                                            b.getFunctionType(in, {}));
+  mlir::Block *entry = forward.addEntryBlock();
+  mlir::OpBuilder fb = mlir::OpBuilder::atBlockBegin(entry);
+  auto results =
+      isModel
+          ? model::buildModelBody(fb, loc, config, spec, entry->getArguments())
+          : model::buildBlockBody(fb, loc, config, spec, entry->getArguments());
+  if (!results) {
+    forward.erase();
+    return results.takeError();
+  }
+  mlir::func::ReturnOp::create(fb, loc, *results);
+  forward.setFunctionType(
+      b.getFunctionType(in, mlir::ValueRange(*results).getTypes()));
+  return forward;
+}
+
 /// Runs one builder call: arguments are looked up by signature name in
-/// `inputs` (kv_count from `start`); returns the results by name.
+/// `inputs` (kv_count from `start`); returns the results by name. With
+/// `cotangents` (one per result, by result name), also returns
+/// "grad.<name>" for every f32 argument, from gecko-autodiff's backward.
 Expected<TensorMap> runCall(const ref::GeckoConfig &config,
                             const model::CallSpec &spec, bool isModel,
-                            const TensorMap &inputs) {
+                            const TensorMap &inputs,
+                            const TensorMap *cotangents = nullptr) {
   Expected<model::Signature> sig = isModel
                                        ? model::modelSignature(config, spec)
                                        : model::blockSignature(config, spec);
@@ -82,9 +114,47 @@ Expected<TensorMap> runCall(const ref::GeckoConfig &config,
                          Tensor(shape).shapeString());
     args.push_back(KernelInput::tensor(it->second, kind));
   }
+  std::vector<std::string> gradNames;
+  SmallVector<unsigned> wrt;
+  if (cotangents) {
+    for (auto [i, a] : llvm::enumerate(sig->args))
+      if (a.kind == model::ArgKind::F32) {
+        wrt.push_back(i);
+        gradNames.push_back("grad." + a.name);
+      }
+    for (const model::ArgInfo &res : sig->results) {
+      auto it = cotangents->find(res.name);
+      if (it == cotangents->end())
+        return kernelError("no upstream gradient for result '" + res.name +
+                           "'");
+      args.push_back(KernelInput::tensor(it->second));
+    }
+  }
+  size_t numArgs = sig->args.size();
   std::string bodyError;
   exec::KernelBody body = [&](mlir::OpBuilder &b, mlir::Location loc,
                               mlir::ValueRange values) {
+    if (cotangents) {
+      mlir::ValueRange fwdArgs = values.take_front(numArgs);
+      auto forward =
+          detachedForward(b, loc, config, spec, isModel, fwdArgs.getTypes());
+      if (!forward) {
+        bodyError = toString(forward.takeError());
+        return SmallVector<mlir::Value>{};
+      }
+      SmallVector<mlir::Value> results;
+      SmallVector<mlir::Value> cots(values.drop_front(numArgs));
+      mlir::FailureOr<SmallVector<mlir::Value>> grads =
+          mlir::gecko::emitBackward(b, loc, *forward, fwdArgs, cots, wrt,
+                                    &results);
+      forward->erase();
+      if (failed(grads)) {
+        bodyError = "gecko-autodiff could not differentiate the forward";
+        return SmallVector<mlir::Value>{};
+      }
+      llvm::append_range(results, *grads);
+      return results;
+    }
     auto results = isModel
                        ? model::buildModelBody(b, loc, config, spec, values)
                        : model::buildBlockBody(b, loc, config, spec, values);
@@ -99,13 +169,16 @@ Expected<TensorMap> runCall(const ref::GeckoConfig &config,
     return kernelError(bodyError);
   if (!values)
     return values.takeError();
-  if (values->size() != sig->results.size())
+  size_t numResults = sig->results.size();
+  if (values->size() != numResults + gradNames.size())
     return kernelError("the kernel returned " + Twine(values->size()) +
-                       " values for " + Twine(sig->results.size()) +
-                       " results");
+                       " values for " + Twine(numResults) + " results and " +
+                       Twine(gradNames.size()) + " gradients");
   TensorMap out;
-  for (size_t i = 0; i < values->size(); ++i)
+  for (size_t i = 0; i < numResults; ++i)
     out[sig->results[i].name] = std::move((*values)[i]);
+  for (size_t i = 0; i < gradNames.size(); ++i)
+    out[gradNames[i]] = std::move((*values)[numResults + i]);
   return out;
 }
 
@@ -162,11 +235,24 @@ Tensor cumsumRows(const Tensor &bos) {
   return seg;
 }
 
-/// Hook for the gradients of training cases: the backward of the forward
-/// function, once the reverse-mode pass registers a builder
-/// (model::setBackwardBuilder). Not available yet: nothing is recorded and
-/// the grad.* keys are reported missing.
-void addTrainingGradients(const GoldenCase &, CaseResults &) {}
+/// The upstream gradient of a training call's only result (`name`, golden
+/// key `outKey`) from gout.*.
+Expected<TensorMap> trainCotangents(const GoldenCase &c, StringRef outKey,
+                                    StringRef name) {
+  Expected<const Tensor *> out = c.require(outKey);
+  if (!out)
+    return out.takeError();
+  TensorMap cot;
+  cot[name.str()] = c.upstreamGrad(outKey, **out);
+  return cot;
+}
+
+/// Records every "grad.*" of a training call's results.
+void addTrainingGradients(const TensorMap &out, CaseResults &r) {
+  for (const auto &[name, t] : out)
+    if (StringRef(name).starts_with("grad."))
+      r.add(name, t);
+}
 
 Error runBlock(const GoldenCase &c, CaseResults &r,
                const ref::GeckoConfig &config) {
@@ -187,11 +273,14 @@ Error runBlock(const GoldenCase &c, CaseResults &r,
       inputs["bos_mask"] = *bos;
       inputs["segment_idx"] = **seg;
     }
-    Expected<TensorMap> out = runCall(config, spec, false, inputs);
+    Expected<TensorMap> cot = trainCotangents(c, "out.y", "y");
+    if (!cot)
+      return cot.takeError();
+    Expected<TensorMap> out = runCall(config, spec, false, inputs, &*cot);
     if (!out)
       return out.takeError();
     r.add("out.y", (*out)["y"]);
-    addTrainingGradients(c, r);
+    addTrainingGradients(*out, r);
     return Error::success();
   }
 
@@ -293,11 +382,14 @@ Error runModel(const GoldenCase &c, CaseResults &r,
     inputs["tokens"] = all;
     model::CallSpec spec;
     spec.batch = all.dim(0), spec.length = all.dim(1), spec.segments = *multi;
-    Expected<TensorMap> out = runCall(config, spec, true, inputs);
+    Expected<TensorMap> cot = trainCotangents(c, "out.logits", "logits");
+    if (!cot)
+      return cot.takeError();
+    Expected<TensorMap> out = runCall(config, spec, true, inputs, &*cot);
     if (!out)
       return out.takeError();
     r.add("out.logits", (*out)["logits"]);
-    addTrainingGradients(c, r);
+    addTrainingGradients(*out, r);
     return Error::success();
   }
 
