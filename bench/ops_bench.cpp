@@ -15,7 +15,16 @@
 // calling convention of the JIT), which is a few ms at 8 MiB per tensor.
 //
 // Usage: ops_bench [--filter=SUBSTR] [--tsv=PATH] [--min-time=SECONDS]
-//                  [--verbose]
+//                  [--verbose] [--scalar] [--compare-scalar] [--no-ref]
+//
+// --scalar compiles without the vector stage of gecko-to-cpu; with
+// --compare-scalar every op is compiled both ways in the same run and the
+// table adds the scalar time, the vector speedup and the largest
+// |vector - scalar| / max(1, |scalar|) over all results. --no-ref skips the
+// float64 reference. --<option>=N sets a gecko-to-cpu tile option
+// (batch-tile-size, token-tile-size, tsn-chunk-size, cema-chunk-size,
+// cema-channel-block, attention-query-tile, attention-key-tile,
+// vector-inner-tile, contraction-m-tile, contraction-n-tile) for sweeps.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +55,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -504,8 +514,37 @@ std::vector<OpCase> makeCases() {
 struct Options {
   std::string filter, tsv;
   double minTime = 0.5;
-  bool verbose = false;
+  bool verbose = false, scalar = false, compareScalar = false, noRef = false;
+  gecko::exec::CpuJitOptions jit;
 };
+
+/// --batch-tile-size=N etc.: the CpuJitOptions field of that pipeline
+/// option, or null.
+int64_t *jitOption(gecko::exec::CpuJitOptions &jit, const std::string &name) {
+  if (name == "batch-tile-size")
+    return &jit.batchTileSize;
+  if (name == "token-tile-size")
+    return &jit.tokenTileSize;
+  if (name == "tsn-chunk-size")
+    return &jit.tsnChunkSize;
+  if (name == "cema-chunk-size")
+    return &jit.cemaChunkSize;
+  if (name == "cema-channel-block")
+    return &jit.cemaChannelBlock;
+  if (name == "attention-query-tile")
+    return &jit.attentionQueryTile;
+  if (name == "attention-key-tile")
+    return &jit.attentionKeyTile;
+  if (name == "linear-column-tile")
+    return &jit.linearColumnTile;
+  if (name == "vector-inner-tile")
+    return &jit.vectorInnerTile;
+  if (name == "contraction-m-tile")
+    return &jit.contractionMTile;
+  if (name == "contraction-n-tile")
+    return &jit.contractionNTile;
+  return nullptr;
+}
 
 /// Median of at least 3 calls / `minTime` seconds (after one warm-up call).
 template <typename Fn> double timeMs(Fn fn, double minTime, int maxReps = 50) {
@@ -538,10 +577,21 @@ int main(int argc, char **argv) {
       options.minTime = std::atof(arg.c_str() + 11);
     else if (arg == "--verbose")
       options.verbose = true;
+    else if (arg == "--scalar")
+      options.scalar = true;
+    else if (arg == "--compare-scalar")
+      options.compareScalar = true;
+    else if (arg == "--no-ref")
+      options.noRef = true;
+    else if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos &&
+             jitOption(options.jit, arg.substr(2, arg.find('=') - 2)))
+      *jitOption(options.jit, arg.substr(2, arg.find('=') - 2)) =
+          std::atoll(arg.c_str() + arg.find('=') + 1);
     else {
       std::fprintf(stderr,
                    "usage: %s [--filter=SUBSTR] [--tsv=PATH] "
-                   "[--min-time=SECONDS] [--verbose]\n",
+                   "[--min-time=SECONDS] [--verbose] [--scalar] "
+                   "[--compare-scalar] [--no-ref] [--<tile option>=N]\n",
                    argv[0]);
       return 2;
     }
@@ -555,8 +605,11 @@ int main(int argc, char **argv) {
   std::printf("roofline at %d thread(s): triad %.1f GB/s, f32 FMA peak %.1f "
               "GFLOP/s\n",
               threads, bandwidth, peak);
-  std::printf("%-21s %-26s %10s %10s %8s %8s %7s %6s\n", "op", "shape",
-              "jit ms", "ref ms", "ref/jit", "GFLOP/s", "GB/s", "%roof");
+  std::printf("%-21s %-26s %10s %10s %8s %8s %7s %6s", "op", "shape", "jit ms",
+              "ref ms", "ref/jit", "GFLOP/s", "GB/s", "%roof");
+  if (options.compareScalar)
+    std::printf(" %10s %8s %9s", "scalar ms", "vec x", "max diff");
+  std::printf("\n");
 
   std::FILE *tsv =
       options.tsv.empty() ? nullptr : std::fopen(options.tsv.c_str(), "w");
@@ -569,7 +622,7 @@ int main(int argc, char **argv) {
         c.name.find(options.filter) == std::string::npos)
       continue;
     std::fflush(stdout);
-    double refMs = timeMs(c.reference, 0.0, 1);
+    double refMs = options.noRef ? 0.0 : timeMs(c.reference, 0.0, 1);
     auto report = [&](const std::string &status) {
       std::printf("%-21s %-26s %10s %10.2f %s\n", c.name.c_str(),
                   c.shape.c_str(), "-", refMs, status.c_str());
@@ -608,7 +661,12 @@ int main(int argc, char **argv) {
         continue;
       }
     }
-    auto jit = gecko::exec::CpuJit::compile(*module);
+    gecko::exec::CpuJitOptions jitOptions = options.jit;
+    jitOptions.vectorize = !options.scalar;
+    mlir::OwningOpRef<mlir::ModuleOp> scalarModule;
+    if (options.compareScalar)
+      scalarModule = module->clone();
+    auto jit = gecko::exec::CpuJit::compile(*module, jitOptions);
     if (!jit) {
       std::string message = llvm::toString(jit.takeError());
       report("compile error");
@@ -652,13 +710,52 @@ int main(int argc, char **argv) {
       report("run error: " + failure.substr(0, 200));
       continue;
     }
+    double scalarMs = 0, maxDiff = 0;
+    if (options.compareScalar) {
+      gecko::exec::CpuJitOptions scalarOptions = options.jit;
+      scalarOptions.vectorize = false;
+      auto scalarJit =
+          gecko::exec::CpuJit::compile(*scalarModule, scalarOptions);
+      if (!scalarJit) {
+        report("scalar compile error: " +
+               llvm::toString(scalarJit.takeError()).substr(0, 300));
+        continue;
+      }
+      auto vectorResults = (*jit)->invoke("kernel", arguments);
+      auto scalarResults = (*scalarJit)->invoke("kernel", arguments);
+      if (!vectorResults || !scalarResults) {
+        if (!vectorResults)
+          llvm::consumeError(vectorResults.takeError());
+        if (!scalarResults)
+          llvm::consumeError(scalarResults.takeError());
+        report("run error in the comparison");
+        continue;
+      }
+      for (size_t r = 0; r < scalarResults->size(); ++r) {
+        Tensor a = gecko::exec::fromHostTensor((*vectorResults)[r]);
+        Tensor b = gecko::exec::fromHostTensor((*scalarResults)[r]);
+        for (size_t i = 0; i < b.data.size(); ++i)
+          maxDiff = std::max(maxDiff, std::abs(a.data[i] - b.data[i]) /
+                                          std::max(1.0, std::abs(b.data[i])));
+      }
+      scalarMs = timeMs(
+          [&] {
+            auto results = (*scalarJit)->invoke("kernel", arguments);
+            if (!results)
+              llvm::consumeError(results.takeError());
+          },
+          options.minTime);
+    }
     double seconds = jitMs / 1e3;
     double roofline =
         std::max(c.flops / (peak * 1e9), c.bytes / (bandwidth * 1e9));
-    std::printf("%-21s %-26s %10.2f %10.2f %7.1fx %8.2f %7.2f %5.1f%%\n",
+    std::printf("%-21s %-26s %10.2f %10.2f %7.1fx %8.2f %7.2f %5.1f%%",
                 c.name.c_str(), c.shape.c_str(), jitMs, refMs, refMs / jitMs,
                 c.flops / seconds / 1e9, c.bytes / seconds / 1e9,
                 100.0 * roofline / seconds);
+    if (options.compareScalar)
+      std::printf(" %10.2f %7.2fx %9.2e", scalarMs, scalarMs / jitMs, maxDiff);
+    std::printf("\n");
     if (tsv)
       std::fprintf(tsv, "%s\t%s\t%.4f\t%.4f\tok\n", c.name.c_str(),
                    c.shape.c_str(), jitMs, refMs);

@@ -125,6 +125,16 @@ lowerAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
   mlir::gecko::GeckoToCpuOptions pipeline;
   pipeline.batchTileSize = options.batchTileSize;
   pipeline.tokenTileSize = options.tokenTileSize;
+  pipeline.tsnChunkSize = options.tsnChunkSize;
+  pipeline.cemaChunkSize = options.cemaChunkSize;
+  pipeline.cemaChannelBlock = options.cemaChannelBlock;
+  pipeline.attentionQueryTile = options.attentionQueryTile;
+  pipeline.attentionKeyTile = options.attentionKeyTile;
+  pipeline.linearColumnTile = options.linearColumnTile;
+  pipeline.vectorize = options.vectorize;
+  pipeline.vectorInnerTile = options.vectorInnerTile;
+  pipeline.contractionMTile = options.contractionMTile;
+  pipeline.contractionNTile = options.contractionNTile;
   mlir::gecko::buildGeckoToCpuPipeline(pm, pipeline);
   if (mlir::failed(pm.run(module)))
     return error("gecko-to-cpu failed:\n" + diagnostics);

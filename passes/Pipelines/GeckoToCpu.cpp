@@ -14,6 +14,7 @@
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -28,6 +29,12 @@ void buildGeckoToCpuPipeline(OpPassManager &pm,
   GeckoConvertToLinalgOptions tiling;
   tiling.batchTileSize = options.batchTileSize;
   tiling.tokenTileSize = options.tokenTileSize;
+  tiling.tsnChunkSize = options.tsnChunkSize;
+  tiling.cemaChunkSize = options.cemaChunkSize;
+  tiling.cemaChannelBlock = options.cemaChannelBlock;
+  tiling.attentionQueryTile = options.attentionQueryTile;
+  tiling.attentionKeyTile = options.attentionKeyTile;
+  tiling.linearColumnTile = options.linearColumnTile;
   pm.addPass(createGeckoConvertToLinalg(tiling));
   pm.addPass(createCanonicalizerPass());
 
@@ -40,11 +47,22 @@ void buildGeckoToCpuPipeline(OpPassManager &pm,
   // The deallocation leaves bufferization.clone for returned arguments.
   pm.addPass(createConvertBufferizationToMemRefPass());
 
+  if (options.vectorize) {
+    GeckoCpuVectorizeOptions vector;
+    vector.innerTile = options.vectorInnerTile;
+    vector.contractionMTile = options.contractionMTile;
+    vector.contractionNTile = options.contractionNTile;
+    pm.addNestedPass<func::FuncOp>(createGeckoVectorizeCpuPass(vector));
+  }
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // What the vector stage left (and nothing when it is off).
+  ConvertVectorToLLVMPassOptions vectorToLlvm;
+  vectorToLlvm.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLlvm));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
@@ -62,6 +80,7 @@ void registerGeckoToCpuPipeline() {
       "gecko-to-cpu",
       "Lower gecko IR on tensors to the LLVM dialect with OpenMP loops",
       buildGeckoToCpuPipeline);
+  registerGeckoVectorizeCpuPass();
 }
 
 } // namespace mlir::gecko

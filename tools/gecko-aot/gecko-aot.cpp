@@ -53,6 +53,46 @@ cl::opt<int64_t>
     tokenTileSize("token-tile-size",
                   cl::desc("Tokens per scf.forall tile (default 16)"),
                   cl::init(16), cl::cat(aotCategory));
+cl::opt<int64_t> tsnChunkSize(
+    "tsn-chunk-size",
+    cl::desc("Time chunk of the timestep_norm scan (default 0: token tile)"),
+    cl::init(0), cl::cat(aotCategory));
+cl::opt<int64_t> cemaChunkSize("cema-chunk-size",
+                               cl::desc("Time chunk of the cema scan "
+                                        "(default 16)"),
+                               cl::init(16), cl::cat(aotCategory));
+cl::opt<int64_t> cemaChannelBlock("cema-channel-block",
+                                  cl::desc("Channels per cema forall tile "
+                                           "(default 16)"),
+                                  cl::init(16), cl::cat(aotCategory));
+cl::opt<int64_t> attentionQueryTile(
+    "attention-query-tile",
+    cl::desc("Queries per chunk_attention forall tile (default 16)"),
+    cl::init(16), cl::cat(aotCategory));
+cl::opt<int64_t>
+    attentionKeyTile("attention-key-tile",
+                     cl::desc("Keys per chunk_attention step (default 8)"),
+                     cl::init(8), cl::cat(aotCategory));
+cl::opt<int64_t> linearColumnTile(
+    "linear-column-tile",
+    cl::desc("Output columns per gecko.linear forall tile (default 32)"),
+    cl::init(32), cl::cat(aotCategory));
+cl::opt<bool> noVectorize("no-vectorize",
+                          cl::desc("Skip the vector stage (scalar loops)"),
+                          cl::cat(aotCategory));
+cl::opt<int64_t>
+    vectorInnerTile("vector-inner-tile",
+                    cl::desc("Largest vector along the last loop of a "
+                             "non-contraction op (default 512)"),
+                    cl::init(512), cl::cat(aotCategory));
+cl::opt<int64_t> contractionMTile(
+    "contraction-m-tile",
+    cl::desc("Rows of a contraction's register tile (default 8)"), cl::init(8),
+    cl::cat(aotCategory));
+cl::opt<int64_t> contractionNTile(
+    "contraction-n-tile",
+    cl::desc("Columns of a contraction's register tile (default 32)"),
+    cl::init(32), cl::cat(aotCategory));
 cl::opt<unsigned> optLevel("O",
                            cl::desc("LLVM optimisation level 0-3 "
                                     "(default 3)"),
@@ -96,7 +136,10 @@ int main(int argc, char **argv) {
       "strides[R]}; the results come back through the first argument.\n"
       "Set OMP_NUM_THREADS to choose the number of threads at run time.\n");
 
-  if (batchTileSize < 1 || tokenTileSize < 1)
+  if (batchTileSize < 1 || tokenTileSize < 1 || tsnChunkSize < 0 ||
+      cemaChunkSize < 1 || cemaChannelBlock < 1 || attentionQueryTile < 1 ||
+      attentionKeyTile < 1 || linearColumnTile < 1 || vectorInnerTile < 1 ||
+      contractionMTile < 1 || contractionNTile < 1)
     return fail("tile sizes must be positive");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
@@ -122,6 +165,16 @@ int main(int argc, char **argv) {
   gecko::exec::AotOptions options;
   options.batchTileSize = batchTileSize;
   options.tokenTileSize = tokenTileSize;
+  options.tsnChunkSize = tsnChunkSize;
+  options.cemaChunkSize = cemaChunkSize;
+  options.cemaChannelBlock = cemaChannelBlock;
+  options.attentionQueryTile = attentionQueryTile;
+  options.attentionKeyTile = attentionKeyTile;
+  options.linearColumnTile = linearColumnTile;
+  options.vectorize = !noVectorize;
+  options.vectorInnerTile = vectorInnerTile;
+  options.contractionMTile = contractionMTile;
+  options.contractionNTile = contractionNTile;
   options.optLevel = optLevel;
   options.cpu = targetCpu;
   options.features = targetFeatures;

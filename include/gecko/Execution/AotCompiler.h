@@ -49,6 +49,19 @@ struct AotOptions {
   /// Tile sizes of gecko-convert-to-linalg.
   int64_t batchTileSize = 1;
   int64_t tokenTileSize = 16;
+  /// The other tile options of gecko-convert-to-linalg (see its docs).
+  int64_t tsnChunkSize = 0;
+  int64_t cemaChunkSize = 16;
+  int64_t cemaChannelBlock = 16;
+  int64_t attentionQueryTile = 16;
+  int64_t attentionKeyTile = 8;
+  int64_t linearColumnTile = 32;
+  /// The vector stage of gecko-to-cpu (gecko-vectorize-cpu) and its
+  /// register tiles; off: scalar loops.
+  bool vectorize = true;
+  int64_t vectorInnerTile = 512;
+  int64_t contractionMTile = 8;
+  int64_t contractionNTile = 32;
   /// LLVM optimisation level (0-3).
   unsigned optLevel = 3;
   /// Target CPU and features; empty = the host's (like -march=native).
