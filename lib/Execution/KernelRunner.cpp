@@ -98,8 +98,8 @@ llvm::Expected<HostTensor> toHostTensor(const KernelInput &input) {
     }
     case ElementKind::I1:
       if (v != 0.0 && v != 1.0)
-        return error("i1 input holds the value " + llvm::Twine(std::to_string(v)) +
-                     " (expected 0 or 1)");
+        return error("i1 input holds the value " +
+                     llvm::Twine(std::to_string(v)) + " (expected 0 or 1)");
       out[i] = v != 0.0;
       break;
     }

@@ -21,7 +21,7 @@ struct GeckoTileSizes {
   int64_t batch = 1;
   int64_t tokens = 16;
   int64_t scanChunk = 0; // timestep norm scan chunk (0: use `tokens`)
-  int64_t cemaChunk = 16, cemaChannelBlock = 16; // complex EMA scan tiles
+  int64_t cemaChunk = 16, cemaChannelBlock = 16;    // complex EMA scan tiles
   int64_t attentionQueries = 16, attentionKeys = 8; // chunk attention tiles
   int64_t linearColumns = 32; // output columns per gecko.linear forall tile
 };

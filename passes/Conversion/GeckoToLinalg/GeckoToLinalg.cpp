@@ -92,11 +92,11 @@ struct GeckoConvertToLinalgPass
         failed |= mlir::failed(lowerWorkingMemoryOp(rewriter, op, tiles));
         continue;
       }
-      LogicalResult lowered =
-          isa<RopeOp, RopeGradOp>(op) ? lowerRopeOp(rewriter, op, tiles)
-          : isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op)
-              ? lowerModelOp(rewriter, op, tiles)
-              : lowerGroupNormOp(rewriter, op, tiles);
+      LogicalResult lowered = isa<RopeOp, RopeGradOp>(op)
+                                  ? lowerRopeOp(rewriter, op, tiles)
+                              : isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op)
+                                  ? lowerModelOp(rewriter, op, tiles)
+                                  : lowerGroupNormOp(rewriter, op, tiles);
       failed |= mlir::failed(lowered);
     }
     if (failed)
