@@ -62,7 +62,9 @@ Error runKernel(const Kernel &kernel, CaseResults &results) {
   return Error::success();
 }
 
-Expected<Kernel> makeKernel(const GoldenCase &golden) {
+} // namespace
+
+Expected<Kernel> makeOpKernel(const GoldenCase &golden, StringRef backend) {
   if (golden.op == "rmsnorm" || golden.op == "layernorm")
     return makeGroupNormKernel(golden, golden.op == "layernorm");
   if (golden.op == "zsplit")
@@ -77,9 +79,11 @@ Expected<Kernel> makeKernel(const GoldenCase &golden) {
     return makeComplexEmaKernel(golden);
   if (golden.op == "sca")
     return makeChunkAttentionKernel(golden);
-  return kernelError("op '" + golden.op +
-                     "' is not supported by the cpu backend yet");
+  return kernelError("op '" + golden.op + "' is not supported by the " +
+                     backend + " backend yet");
 }
+
+namespace {
 
 class CpuBackend : public Backend {
 public:
@@ -88,7 +92,7 @@ public:
   Error run(const GoldenCase &golden, CaseResults &results) override {
     if (golden.op == "block" || golden.op == "model")
       return runBlockModelCase(golden, results);
-    Expected<Kernel> kernel = makeKernel(golden);
+    Expected<Kernel> kernel = makeOpKernel(golden, "cpu");
     if (!kernel)
       return kernel.takeError();
     return runKernel(*kernel, results);

@@ -36,6 +36,12 @@ inline llvm::Error kernelError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
+/// The kernel of an op-level golden case (every op but block/model), shared
+/// by the cpu and GPU backends; `backend` names the caller in the error for
+/// an op without a kernel.
+llvm::Expected<Kernel> makeOpKernel(const GoldenCase &golden,
+                                    llvm::StringRef backend);
+
 /// rmsnorm, layernorm (`layerNorm`), zsplit, rope.
 llvm::Expected<Kernel> makeGroupNormKernel(const GoldenCase &golden,
                                            bool layerNorm);

@@ -47,26 +47,6 @@ namespace gecko::conform {
 
 namespace {
 
-/// The same dispatch as the cpu backend (CpuBackend.cpp).
-Expected<Kernel> makeGpuKernel(const GoldenCase &golden, StringRef backend) {
-  if (golden.op == "rmsnorm" || golden.op == "layernorm")
-    return makeGroupNormKernel(golden, golden.op == "layernorm");
-  if (golden.op == "zsplit")
-    return makeZSplitKernel(golden);
-  if (golden.op == "rope")
-    return makeRopeKernel(golden);
-  if (golden.op == "awm")
-    return makeWorkingMemoryKernel(golden);
-  if (golden.op == "tsnorm")
-    return makeTimestepNormKernel(golden);
-  if (golden.op == "cema")
-    return makeComplexEmaKernel(golden);
-  if (golden.op == "sca")
-    return makeChunkAttentionKernel(golden);
-  return kernelError("op '" + golden.op + "' is not supported by the " +
-                     backend + " backend yet");
-}
-
 /// <directory of this executable>/../lib/<file>.
 std::string buildLibrary(StringRef file) {
   static int anchor;
@@ -91,7 +71,7 @@ public:
       if (!device)
         return kernelError(vendor.name + " backend: " + message);
     }
-    Expected<Kernel> kernel = makeGpuKernel(golden, vendor.name);
+    Expected<Kernel> kernel = makeOpKernel(golden, vendor.name);
     if (!kernel)
       return kernel.takeError();
     auto values = runOnGpu(*kernel);
