@@ -5,7 +5,9 @@
 // feature string are set explicitly (without them LLVM IR from MLIR is
 // optimised and code-generated for generic x86-64, about 2.4x slower, see
 // shared/notes/mlir22-recipes.md §1), relocations are PIC so that the object
-// links into a shared library.
+// links into a shared library. With emitPackedInterface, `_gecko_packed_*`
+// wrappers (one `void **` argument) are added to the translated module with
+// IRBuilder before it is optimised.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +19,8 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -24,6 +28,8 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Verifier.h"
@@ -63,16 +69,13 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(const AotOptions &options) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  llvm::Triple triple(llvm::sys::getProcessTriple());
+  AotTarget resolved = resolveTarget(options);
+  llvm::Triple triple(resolved.triple);
   std::string lookupError;
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, lookupError);
   if (!target)
     return error("no LLVM target for " + triple.str() + ": " + lookupError);
-  std::string cpu =
-      options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
-  std::string features =
-      options.features.empty() ? hostFeatures() : options.features;
   llvm::CodeGenOptLevel level = llvm::CodeGenOptLevel::Default;
   if (options.optLevel == 0)
     level = llvm::CodeGenOptLevel::None;
@@ -80,13 +83,89 @@ createTargetMachine(const AotOptions &options) {
     level = llvm::CodeGenOptLevel::Less;
   else if (options.optLevel >= 3)
     level = llvm::CodeGenOptLevel::Aggressive;
-  std::unique_ptr<llvm::TargetMachine> machine(
-      target->createTargetMachine(triple, cpu, features, llvm::TargetOptions(),
-                                  llvm::Reloc::PIC_, std::nullopt, level));
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, resolved.cpu, resolved.features, llvm::TargetOptions(),
+      llvm::Reloc::PIC_, std::nullopt, level));
   if (!machine)
     return error("cannot create a target machine for " + triple.str() +
-                 " (cpu '" + cpu + "')");
+                 " (cpu '" + resolved.cpu + "')");
   return machine;
+}
+
+/// Hands the module to AotOptions::afterMlirStage after
+/// gecko-convert-to-linalg.
+class LinalgStageObserver : public mlir::PassInstrumentation {
+public:
+  explicit LinalgStageObserver(const AotOptions &options) : options(options) {}
+  void runAfterPass(mlir::Pass *pass, mlir::Operation *op) override {
+    if (pass->getArgument() != "gecko-convert-to-linalg")
+      return;
+    if (auto module = llvm::dyn_cast<mlir::ModuleOp>(op))
+      options.afterMlirStage("linalg", module);
+  }
+
+private:
+  const AotOptions &options;
+};
+
+constexpr llvm::StringLiteral kCInterfacePrefix = "_mlir_ciface_";
+constexpr llvm::StringLiteral kPackedPrefix = "_gecko_packed_";
+
+/// Adds `void _gecko_packed_<name>(void **args)` for every defined
+/// `_mlir_ciface_<name>` whose func.func had `argCounts[name]` arguments:
+/// args[0] is the result storage (passed on as the C interface's leading
+/// result pointer, or receiving its return value), args[1 + i] points to
+/// the value of argument i (a descriptor pointer or a scalar).
+llvm::Error addPackedInterface(llvm::Module &module,
+                               const llvm::StringMap<unsigned> &argCounts) {
+  llvm::LLVMContext &context = module.getContext();
+  llvm::PointerType *ptrType = llvm::PointerType::getUnqual(context);
+  llvm::SmallVector<llvm::Function *> interfaces;
+  for (llvm::Function &function : module)
+    if (!function.isDeclaration() &&
+        function.getName().starts_with(kCInterfacePrefix))
+      interfaces.push_back(&function);
+  for (llvm::Function *callee : interfaces) {
+    llvm::StringRef name =
+        callee->getName().drop_front(kCInterfacePrefix.size());
+    auto count = argCounts.find(name);
+    if (count == argCounts.end())
+      continue;
+    unsigned numParams = callee->arg_size();
+    bool resultPointer = numParams == count->second + 1;
+    if (!resultPointer && numParams != count->second)
+      return error("cannot wrap " + callee->getName() + ": " +
+                   llvm::Twine(numParams) + " parameters for " +
+                   llvm::Twine(count->second) + " arguments");
+    std::string packedName = (kPackedPrefix + name).str();
+    if (module.getFunction(packedName))
+      return error("the module already defines " + packedName);
+    auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
+                                         {ptrType}, /*isVarArg=*/false);
+    llvm::Function *packed = llvm::Function::Create(
+        type, llvm::GlobalValue::ExternalLinkage, packedName, module);
+    packed->setVisibility(llvm::GlobalValue::DefaultVisibility);
+    packed->getArg(0)->setName("args");
+    llvm::IRBuilder<> builder(
+        llvm::BasicBlock::Create(context, "entry", packed));
+    auto slot = [&](unsigned index) -> llvm::Value * {
+      llvm::Value *address =
+          builder.CreateConstInBoundsGEP1_64(ptrType, packed->getArg(0), index);
+      return builder.CreateLoad(ptrType, address);
+    };
+    llvm::SmallVector<llvm::Value *> callArgs;
+    if (resultPointer)
+      callArgs.push_back(slot(0));
+    for (unsigned i = 0; i < count->second; ++i) {
+      llvm::Type *paramType = callee->getArg(callArgs.size())->getType();
+      callArgs.push_back(builder.CreateLoad(paramType, slot(1 + i)));
+    }
+    llvm::CallInst *call = builder.CreateCall(callee, callArgs);
+    if (!callee->getReturnType()->isVoidTy())
+      builder.CreateStore(call, slot(0));
+    builder.CreateRetVoid();
+  }
+  return llvm::Error::success();
 }
 
 void registerLoweringDialects(mlir::MLIRContext &context) {
@@ -108,6 +187,11 @@ lowerAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
       if (func.isPublic() && !func.isDeclaration())
         func->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
   }
+  // The argument counts of the C-interface entries, for the packed wrappers.
+  llvm::StringMap<unsigned> argCounts;
+  for (auto func : module.getOps<mlir::func::FuncOp>())
+    if (func->hasAttr("llvm.emit_c_interface") && !func.isDeclaration())
+      argCounts[func.getSymName()] = func.getNumArguments();
 
   mlir::MLIRContext &mlirContext = *module.getContext();
   std::string diagnostics;
@@ -136,8 +220,12 @@ lowerAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
   pipeline.contractionMTile = options.contractionMTile;
   pipeline.contractionNTile = options.contractionNTile;
   mlir::gecko::buildGeckoToCpuPipeline(pm, pipeline);
+  if (options.afterMlirStage)
+    pm.addInstrumentation(std::make_unique<LinalgStageObserver>(options));
   if (mlir::failed(pm.run(module)))
     return error("gecko-to-cpu failed:\n" + diagnostics);
+  if (options.afterMlirStage)
+    options.afterMlirStage("llvm-dialect", module);
 
   std::unique_ptr<llvm::Module> llvmModule =
       mlir::translateModuleToLLVMIR(module, context, "gecko");
@@ -145,6 +233,11 @@ lowerAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
     return error("translation to LLVM IR failed:\n" + diagnostics);
   llvmModule->setTargetTriple(machine.getTargetTriple());
   llvmModule->setDataLayout(machine.createDataLayout());
+  if (options.emitPackedInterface)
+    if (llvm::Error err = addPackedInterface(*llvmModule, argCounts))
+      return std::move(err);
+  if (options.onStageDone)
+    options.onStageDone("lower to LLVM");
   // Make the CPU/features visible to the IR optimiser's cost models too.
   for (llvm::Function &function : *llvmModule) {
     if (function.isDeclaration())
@@ -158,6 +251,8 @@ lowerAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
     return std::move(err);
   if (llvm::verifyModule(*llvmModule, &llvm::errs()))
     return error("the optimised LLVM module does not verify");
+  if (options.afterLlvmStage)
+    options.afterLlvmStage("llvm-ir", *llvmModule);
   return llvmModule;
 }
 
@@ -222,6 +317,16 @@ llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
 
 } // namespace
 
+AotTarget resolveTarget(const AotOptions &options) {
+  AotTarget target;
+  target.triple = llvm::sys::getProcessTriple();
+  target.cpu =
+      options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
+  target.features =
+      options.features.empty() ? hostFeatures() : options.features;
+  return target;
+}
+
 llvm::Expected<std::unique_ptr<llvm::Module>>
 lowerToOptimizedLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &context,
                        const AotOptions &options) {
@@ -242,6 +347,10 @@ llvm::Error compileAheadOfTime(mlir::ModuleOp module,
   if (!llvmModule)
     return llvmModule.takeError();
 
+  auto stageDone = [&](llvm::StringRef stage) {
+    if (options.onStageDone)
+      options.onStageDone(stage);
+  };
   if (emit == AotEmit::LLVMIR)
     return llvm::writeToOutput(outputPath, [&](llvm::raw_ostream &os) {
       (*llvmModule)->print(os, nullptr);
@@ -251,6 +360,7 @@ llvm::Error compileAheadOfTime(mlir::ModuleOp module,
   llvm::SmallVector<char, 0> object;
   if (llvm::Error err = emitObject(**llvmModule, **machine, object))
     return err;
+  stageDone("optimise+codegen");
   if (emit == AotEmit::Object)
     return llvm::writeToOutput(outputPath, [&](llvm::raw_ostream &os) {
       os.write(object.data(), object.size());
@@ -280,6 +390,7 @@ llvm::Error compileAheadOfTime(mlir::ModuleOp module,
   llvm::FileRemover removeLibrary(libraryPath);
   if (llvm::Error err = linkSharedLibrary(objectPath, libraryPath, options))
     return err;
+  stageDone("link");
   if (std::error_code ec = llvm::sys::fs::rename(libraryPath, outputPath))
     return error("cannot rename " + libraryPath + " to '" + outputPath +
                  "': " + ec.message());

@@ -110,6 +110,11 @@ cl::opt<bool> noCInterface(
     cl::desc("Do not add llvm.emit_c_interface to public functions (only "
              "functions that already carry it get _mlir_ciface_ wrappers)"),
     cl::cat(aotCategory));
+cl::opt<bool> packedInterface(
+    "packed-interface",
+    cl::desc("Also export _gecko_packed_<name>(void **args) for every "
+             "_mlir_ciface_<name> (docs/model/artifact.md)"),
+    cl::cat(aotCategory));
 cl::opt<std::string> linker(
     "linker", cl::desc("Linker driver for --emit=so (default clang++-22)"),
     cl::init("clang++-22"), cl::value_desc("program"), cl::cat(aotCategory));
@@ -179,6 +184,7 @@ int main(int argc, char **argv) {
   options.cpu = targetCpu;
   options.features = targetFeatures;
   options.emitCInterface = !noCInterface;
+  options.emitPackedInterface = packedInterface;
   options.linker = linker;
   if (llvm::Error err = gecko::exec::compileAheadOfTime(*module, outputFile,
                                                         emitKind, options))

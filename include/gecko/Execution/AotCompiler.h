@@ -13,6 +13,11 @@
 // where a single tensor result is returned as the MemRef itself and several
 // results as a struct of MemRefs. Result buffers are malloc'ed by the
 // library (free `allocated` unless it is one of the argument buffers).
+// With `emitPackedInterface` every such entry also gets an exported
+//   void _gecko_packed_<name>(void **args);
+// args[0] = the result storage (as above), args[1 + i] = a pointer to
+// argument i's value (a `MemRef *` for a memref, an `int64_t` for a scalar),
+// the convention of mlir::ExecutionEngine's packed functions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +30,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -69,9 +75,29 @@ struct AotOptions {
   std::string features;
   /// Add `llvm.emit_c_interface` to every public func.func (entries).
   bool emitCInterface = true;
+  /// Also export `_gecko_packed_<name>(void **args)` for every
+  /// `_mlir_ciface_<name>`.
+  bool emitPackedInterface = false;
+  /// Observers (optional). `afterMlirStage` sees the module after
+  /// "linalg" (gecko-convert-to-linalg) and "llvm-dialect" (the whole
+  /// gecko-to-cpu pipeline); `afterLlvmStage` sees the optimised LLVM
+  /// module ("llvm-ir"); `onStageDone` is told when "lower to LLVM"
+  /// (gecko-to-cpu + translation), "optimise+codegen" and "link" end.
+  std::function<void(llvm::StringRef stage, mlir::ModuleOp module)>
+      afterMlirStage;
+  std::function<void(llvm::StringRef stage, const llvm::Module &module)>
+      afterLlvmStage;
+  std::function<void(llvm::StringRef stage)> onStageDone;
   /// The linker driver for shared libraries (looked up in PATH).
   std::string linker = "clang++-22";
 };
+
+/// The target the code is generated for: the host triple and the options'
+/// CPU and features, or the host's when they are empty.
+struct AotTarget {
+  std::string triple, cpu, features;
+};
+AotTarget resolveTarget(const AotOptions &options);
 
 /// Lowers `module` in place with gecko-to-cpu (it is left in the LLVM
 /// dialect), translates it to LLVM IR in `context` and optimises it for the
