@@ -1,7 +1,8 @@
 //===- gecko-build-model.cpp - Emit gecko IR of a Gecko block / model -----===//
 //
 // gecko-build-model --config=c.json [--block|--model] [--step=chunk|decode]
-//   [--length=L] [--batch=B] [--start=S] [--stream] [--segments] -o out.mlir
+//   [--length=L] [--batch=B] [--start=S] [--stream] [--segments] [--train]
+//   -o out.mlir
 //
 // Writes one func.func (@gecko_block or @gecko_model) built by the model
 // builder (include/gecko/Model/ModelBuilder.h) for the given call shape.
@@ -14,6 +15,7 @@
 
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
 #include "gecko/Model/ModelBuilder.h"
+#include "gecko/Model/TrainStep.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Complex/IR/Complex.h"
@@ -60,6 +62,10 @@ cl::opt<bool> segments("segments",
                        cl::desc("Block: bos/segment inputs; model: "
                                 "multi-document mode"),
                        cl::cat(category));
+cl::opt<bool> train("train",
+                    cl::desc("Emit train_step (L = --length, B = --batch), "
+                             "optimizer_step and accumulate_grads"),
+                    cl::cat(category));
 cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                 cl::value_desc("path"), cl::init("-"),
                                 cl::cat(category));
@@ -105,11 +111,18 @@ int main(int argc, char **argv) {
   mlir::OpBuilder builder(&context);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(builder.getUnknownLoc());
+  if (train) {
+    gecko::model::TrainSpec trainSpec{spec.batch, spec.length, spec.segments};
+    if (Error err =
+            gecko::model::buildTrainFunctions(*module, *config, trainSpec))
+      return fail(toString(std::move(err)));
+  }
   Expected<mlir::func::FuncOp> func =
-      buildBlock ? gecko::model::buildBlockFunction(*module, "gecko_block",
-                                                    *config, spec)
-                 : gecko::model::buildModelFunction(*module, "gecko_model",
-                                                    *config, spec);
+      train        ? Expected<mlir::func::FuncOp>(mlir::func::FuncOp())
+      : buildBlock ? gecko::model::buildBlockFunction(*module, "gecko_block",
+                                                      *config, spec)
+                   : gecko::model::buildModelFunction(*module, "gecko_model",
+                                                      *config, spec);
   if (!func)
     return fail(toString(func.takeError()));
   if (mlir::failed(mlir::verify(*module)))
