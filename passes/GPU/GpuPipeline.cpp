@@ -41,6 +41,8 @@ void buildGeckoGpuPreparePipeline(OpPassManager &pm,
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createCanonicalizerPass());
 
+  if (config.beforeThreadMapping)
+    config.beforeThreadMapping(pm);
   GeckoMapForallToGpuOptions mapping;
   mapping.blockSize = config.blockSize;
   pm.addPass(createGeckoMapForallToGpu(mapping));

@@ -1,7 +1,9 @@
 //===- GeckoToRocdl.cpp - The gecko-to-rocdl pipeline ---------------------===//
 //
 // passes/GPU prepares the kernels; here: rocdl-attach-target (code object
-// ABI 500 by default), convert-gpu-to-rocdl inside the gpu.module, the host
+// ABI 500 by default), convert-amdgpu-to-rocdl + convert-gpu-to-rocdl inside
+// the gpu.module (with `mma`, gecko-rocdl-mfma (MfmaContractions.cpp) first
+// puts the f16/bf16 tile contractions on MFMA), the host
 // lowering and gpu-module-to-binary. format=bin links with
 // <toolkit>/llvm/bin/ld.lld and the device libraries come from
 // <toolkit>/amdgcn/bitcode: the build tree holds such a toolkit made of
@@ -47,6 +49,13 @@ void buildGeckoToRocdlPipeline(OpPassManager &pm,
   common.attentionQueryTile = options.attentionQueryTile;
   common.attentionKeyTile = options.attentionKeyTile;
   common.copyArguments = options.copyArguments;
+  if (options.mma) {
+    std::string chip = options.chip;
+    int64_t blockSize = options.blockSize;
+    common.beforeThreadMapping = [chip, blockSize](OpPassManager &nested) {
+      nested.addPass(createGeckoRocdlMfmaPass(chip, blockSize));
+    };
+  }
   buildGeckoGpuPreparePipeline(pm, common);
 
   GpuROCDLAttachTargetOptions target;
@@ -56,6 +65,9 @@ void buildGeckoToRocdlPipeline(OpPassManager &pm,
   target.optLevel = options.optLevel;
   pm.addPass(createGpuROCDLAttachTarget(target));
   OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  ConvertAMDGPUToROCDLPassOptions amdgpu; // amdgpu.mfma -> rocdl.mfma.*
+  amdgpu.chipset = options.chip;
+  device.addPass(createConvertAMDGPUToROCDLPass(amdgpu));
   ConvertGpuOpsToROCDLOpsOptions rocdl;
   rocdl.chipset = options.chip;
   device.addPass(createConvertGpuOpsToROCDLOps(rocdl));
@@ -72,6 +84,7 @@ void buildGeckoToRocdlPipeline(OpPassManager &pm,
 }
 
 void registerGeckoToRocdlPipeline() {
+  registerGeckoRocdlMfmaPass();
   PassPipelineRegistration<GeckoToRocdlOptions>(
       "gecko-to-rocdl",
       "Lower gecko IR on tensors to AMD GPU kernels (assembly/hsaco) and "

@@ -3,7 +3,9 @@
 // passes/GPU prepares the kernels; here: nvvm-attach-target (sm_90 needs
 // PTX ISA 8.0: features=+ptx80, otherwise "PTX version 6.0 does not support
 // target 'sm_90'"), convert-gpu-to-nvvm inside the gpu.module, the host
-// lowering and gpu-module-to-binary. The toolkit must be given (or found):
+// lowering and gpu-module-to-binary. With `mma` (default), gecko-nvvm-mma
+// (MmaContractions.cpp) first puts the f16/bf16 tile contractions on
+// mma.sync. The toolkit must be given (or found):
 // without libdevice, math.rsqrt & co. stay unresolved __nv_* calls in the
 // PTX, and cubin/fatbin need ptxas.
 //
@@ -43,6 +45,13 @@ void buildGeckoToNvvmPipeline(OpPassManager &pm,
   common.attentionQueryTile = options.attentionQueryTile;
   common.attentionKeyTile = options.attentionKeyTile;
   common.copyArguments = options.copyArguments;
+  if (options.mma) {
+    std::string chip = options.chip;
+    int64_t blockSize = options.blockSize;
+    common.beforeThreadMapping = [chip, blockSize](OpPassManager &nested) {
+      nested.addPass(createGeckoNvvmMmaPass(chip, blockSize));
+    };
+  }
   buildGeckoGpuPreparePipeline(pm, common);
 
   GpuNVVMAttachTargetOptions target;
@@ -65,6 +74,7 @@ void buildGeckoToNvvmPipeline(OpPassManager &pm,
 }
 
 void registerGeckoToNvvmPipeline() {
+  registerGeckoNvvmMmaPass();
   PassPipelineRegistration<GeckoToNvvmOptions>(
       "gecko-to-nvvm",
       "Lower gecko IR on tensors to NVIDIA GPU kernels (PTX/cubin/fatbin) "

@@ -13,8 +13,11 @@
 
 #include "mlir/Pass/PassOptions.h"
 
+#include <memory>
+
 namespace mlir {
 class OpPassManager;
+class Pass;
 } // namespace mlir
 
 namespace mlir::gecko {
@@ -73,7 +76,20 @@ struct GeckoToRocdlOptions : public PassPipelineOptions<GeckoToRocdlOptions> {
   PassOptions::Option<int64_t> blockSize{*this, "block-size",
                                          llvm::cl::desc("Threads per block"),
                                          llvm::cl::init(128)};
+  PassOptions::Option<bool> mma{
+      *this, "mma",
+      llvm::cl::desc("f16/bf16 tile contractions on MFMA 16x16x16 (gfx908 "
+                     "f16, gfx90a/gfx94x/gfx950, gecko-rocdl-mfma); false: "
+                     "scalar FMA path"),
+      llvm::cl::init(true)};
 };
+
+/// gecko-rocdl-mfma: f16/bf16 tile contractions -> amdgpu.mfma 16x16x16
+/// (chips without it are left alone). Runs on bufferized tiles before
+/// gecko-map-forall-to-gpu.
+std::unique_ptr<Pass> createGeckoRocdlMfmaPass(llvm::StringRef chip,
+                                               int64_t blockSize);
+void registerGeckoRocdlMfmaPass();
 
 void buildGeckoToRocdlPipeline(OpPassManager &pm,
                                const GeckoToRocdlOptions &options);

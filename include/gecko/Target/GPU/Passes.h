@@ -14,6 +14,8 @@
 
 #include "mlir/Pass/Pass.h"
 
+#include <functional>
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -39,6 +41,9 @@ struct GpuCommonConfig {
   int64_t blockSize = 128;
   /// gecko-host-buffers-to-device's copy-arguments.
   bool copyArguments = true;
+  /// Vendor passes on the bufferized tiles, run right before
+  /// gecko-map-forall-to-gpu (the tensor-core / MFMA rewrites).
+  std::function<void(OpPassManager &)> beforeThreadMapping;
 };
 
 /// gecko IR on tensors -> gpu.module kernels + host code with gpu.launch_func,

@@ -13,8 +13,11 @@
 
 #include "mlir/Pass/PassOptions.h"
 
+#include <memory>
+
 namespace mlir {
 class OpPassManager;
+class Pass;
 } // namespace mlir
 
 namespace mlir::gecko {
@@ -71,12 +74,24 @@ struct GeckoToNvvmOptions : public PassPipelineOptions<GeckoToNvvmOptions> {
   PassOptions::Option<int64_t> blockSize{*this, "block-size",
                                          llvm::cl::desc("Threads per block"),
                                          llvm::cl::init(128)};
+  PassOptions::Option<bool> mma{
+      *this, "mma",
+      llvm::cl::desc("f16/bf16 tile contractions on mma.sync m16n8k16 "
+                     "(sm_80+, gecko-nvvm-mma); false: scalar FMA path"),
+      llvm::cl::init(true)};
 };
+
+/// gecko-nvvm-mma: f16/bf16 tile contractions -> nvvm.mma.sync m16n8k16
+/// (for sm_80 and later; other chips are left alone). Runs on bufferized
+/// tiles before gecko-map-forall-to-gpu.
+std::unique_ptr<Pass> createGeckoNvvmMmaPass(llvm::StringRef chip,
+                                             int64_t blockSize);
+void registerGeckoNvvmMmaPass();
 
 void buildGeckoToNvvmPipeline(OpPassManager &pm,
                               const GeckoToNvvmOptions &options);
 
-/// Registers `gecko-to-nvvm`.
+/// Registers `gecko-to-nvvm` (and the gecko-nvvm-mma pass).
 void registerGeckoToNvvmPipeline();
 
 } // namespace mlir::gecko
