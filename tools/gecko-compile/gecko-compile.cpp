@@ -71,7 +71,7 @@ cl::opt<std::string> target("target",
                             cl::init("cpu"), cl::value_desc("name"),
                             cl::cat(category));
 cl::opt<int64_t> batch("batch", cl::desc("Batch size B of every entry"),
-                       cl::init(1), cl::cat(category));
+                       cl::init(1), cl::value_desc("N"), cl::cat(category));
 cl::opt<bool> multiDocument(
     "multi-document",
     cl::desc("Multi-document mode: tokens == bos_id start a new document "
