@@ -112,7 +112,7 @@ struct RocdlMfmaPass
     if (blockSize <= 0 || blockSize > 1024) {
       getOperation().emitError("gecko-rocdl-mfma: block-size must be in "
                                "[1, 1024], got ")
-          << blockSize;
+          << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
     MfmaSupport support = mfmaSupport(chip);

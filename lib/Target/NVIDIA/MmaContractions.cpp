@@ -137,7 +137,7 @@ struct NvvmMmaPass : public PassWrapper<NvvmMmaPass, OperationPass<ModuleOp>> {
     if (blockSize <= 0 || blockSize > 1024) {
       getOperation().emitError("gecko-nvvm-mma: block-size must be in "
                                "[1, 1024], got ")
-          << blockSize;
+          << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
     if (smVersion(chip) < 80)
