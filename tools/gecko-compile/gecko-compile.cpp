@@ -484,6 +484,11 @@ int main(int argc, char **argv) {
     return fail("--config=<path> is required");
   if (outputPath.empty())
     return fail("-o <dir> is required");
+  // "out.gecko/" names the directory itself (the staging directory and the
+  // old artifact go next to it, not inside).
+  while (outputPath.size() > 1 &&
+         llvm::sys::path::is_separator(outputPath.back()))
+    outputPath.getValue().pop_back();
   if (target == "nvptx" || target == "amdgcn")
     return fail("--target=" + target +
                     ": whole-model GPU artifacts are not implemented yet; "
