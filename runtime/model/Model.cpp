@@ -72,6 +72,20 @@ Status Model::load(const std::string &path, std::unique_ptr<Model> *out) {
   return Status::success();
 }
 
+Status Model::setNumThreads(int threads) {
+  if (threads < 1)
+    return Status::error("the thread count must be at least 1");
+  using SetThreads = void (*)(int);
+  auto set =
+      reinterpret_cast<SetThreads>(dlsym(library, "omp_set_num_threads"));
+  if (!set)
+    return Status::error(man.library +
+                         " does not use OpenMP (omp_set_num_threads not "
+                         "found); --threads has no effect");
+  set(threads);
+  return Status::success();
+}
+
 Model::~Model() {
   freeParams();
   // The library is deliberately not dlclose'd: its OpenMP runtime may still

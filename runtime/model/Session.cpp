@@ -114,6 +114,8 @@ Session::Session(const Model &model)
 
 Session::~Session() {
   freeState();
+  for (void *p : scratch)
+    std::free(p);
   std::free(tokenBuf);
 }
 
@@ -192,11 +194,24 @@ Status Session::run(bool commit, int64_t firstOut, int64_t endOut,
   bool first = boundaryPos == 0;
   const EntrySpec &entry = first ? m.firstChunk : m.chunk;
   size_t stateArg0 = 1 + m.params.size() + 1; // after tokens, params, kv
+  // A padded call must leave the boundary state as it was, but the library
+  // may update state arguments in place (see the class comment): it gets a
+  // scratch copy.
+  bool useScratch = !first && !commit;
+  if (useScratch && scratch.size() != state.size()) {
+    for (size_t s = 0; s < state.size(); ++s)
+      scratch.push_back(allocBytes(m.state[s + 1].bytes()));
+  }
   if (!first)
     for (size_t s = 0; s < state.size(); ++s) {
       std::vector<int64_t> &d = descs[stateArg0 + s];
-      d[0] = ptrWord(state[s].allocated);
-      d[1] = ptrWord(state[s].aligned);
+      if (useScratch) {
+        std::memcpy(scratch[s], state[s].aligned, m.state[s + 1].bytes());
+        d[0] = d[1] = ptrWord(scratch[s]);
+      } else {
+        d[0] = ptrWord(state[s].allocated);
+        d[1] = ptrWord(state[s].aligned);
+      }
     }
   kvCount = boundaryPos;
   std::fill(resultWords.begin(), resultWords.end(), 0);
@@ -225,6 +240,7 @@ Status Session::run(bool commit, int64_t firstOut, int64_t endOut,
     inputs.push_back(const_cast<float *>(model.param(p)));
   for (const Buffer &b : state)
     inputs.push_back(b.allocated);
+  inputs.insert(inputs.end(), scratch.begin(), scratch.end());
   auto isInput = [&](void *p) {
     return std::find(inputs.begin(), inputs.end(), p) != inputs.end();
   };
@@ -284,7 +300,7 @@ Status Session::run(bool commit, int64_t firstOut, int64_t endOut,
     const Result &r = results[j];
     const TensorSpec &spec = entry.results[j];
     size_t elem = elemTypeSize(spec.type);
-    bool fresh = !isInput(r.allocated) || !commit;
+    bool fresh = !isInput(r.allocated);
     bool shared =
         std::find(taken.begin(), taken.end(), r.allocated) != taken.end();
     // An old state buffer passed through is fine to keep (ownership moves);
@@ -312,6 +328,7 @@ Status Session::run(bool commit, int64_t firstOut, int64_t endOut,
     candidates.push_back(b.allocated);
   std::vector<void *> keep = taken;
   keep.push_back(tokenBuf);
+  keep.insert(keep.end(), scratch.begin(), scratch.end());
   for (size_t p = 0; p < m.params.size(); ++p)
     keep.push_back(const_cast<float *>(model.param(p)));
   state = std::move(next);

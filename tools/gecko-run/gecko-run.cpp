@@ -52,7 +52,9 @@ const char *kCommonHelp =
     "  --weights FILE         parameters (.safetensors, F32, the manifest's\n"
     "                         names and shapes)\n"
     "  --init-random          random demo weights instead (deterministic)\n"
-    "  --seed N               seed of --init-random (default 0)\n";
+    "  --seed N               seed of --init-random (default 0)\n"
+    "  --threads N            OpenMP threads of the model (default:\n"
+    "                         OMP_NUM_THREADS or every core)\n";
 
 const char *kTokenHelp =
     "  --token-dtype T        binary token files: u16, u32 (default) or i64,\n"
@@ -129,13 +131,24 @@ int fail(const std::string &message) {
 bool parseArgs(int argc, char **argv, Options *opts, std::string *error) {
   static const std::vector<std::string> kFlags = {"--init-random", "--help",
                                                   "-h"};
-  static const std::vector<std::string> kValued = {
-      "--artifact",      "--weights",    "--seed",
-      "--tokens",        "-o",           "--output",
-      "--token-dtype",   "--expect",     "--tolerance",
-      "--prompt-tokens", "--prompt",     "--max-new-tokens",
-      "--temperature",   "--top-p",      "--synthetic",
-      "--block",         "--report-json"};
+  static const std::vector<std::string> kValued = {"--artifact",
+                                                   "--weights",
+                                                   "--seed",
+                                                   "--tokens",
+                                                   "-o",
+                                                   "--output",
+                                                   "--token-dtype",
+                                                   "--expect",
+                                                   "--tolerance",
+                                                   "--prompt-tokens",
+                                                   "--prompt",
+                                                   "--max-new-tokens",
+                                                   "--temperature",
+                                                   "--top-p",
+                                                   "--synthetic",
+                                                   "--block",
+                                                   "--report-json",
+                                                   "--threads"};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     std::string key = arg, value;
@@ -374,6 +387,13 @@ Status loadModel(const Options &opts, std::unique_ptr<Model> *model) {
                          "--init-random");
   if (Status s = Model::load(opts.get("--artifact"), model); !s)
     return s;
+  if (opts.has("--threads")) {
+    int64_t threads = 0;
+    if (!parseInt(opts.get("--threads"), 1, &threads) || threads > 4096)
+      return Status::error("--threads must be an integer in [1, 4096]");
+    if (Status s = (*model)->setNumThreads(static_cast<int>(threads)); !s)
+      return s;
+  }
   if (opts.has("--weights"))
     return (*model)->loadWeights(opts.get("--weights"));
   int64_t seed = 0;
@@ -408,8 +428,8 @@ int score(const Options &opts) {
   std::string error;
   if (!checkAllowed(opts,
                     {"--artifact", "--weights", "--init-random", "--seed",
-                     "--tokens", "-o", "--output", "--token-dtype", "--expect",
-                     "--tolerance"},
+                     "--threads", "--tokens", "-o", "--output", "--token-dtype",
+                     "--expect", "--tolerance"},
                     &error))
     return fail(error);
   std::string output = opts.get("--output", "logits");
@@ -572,8 +592,9 @@ int generate(const Options &opts) {
   std::string error;
   if (!checkAllowed(opts,
                     {"--artifact", "--weights", "--init-random", "--seed",
-                     "--prompt-tokens", "--prompt", "--max-new-tokens",
-                     "--temperature", "--top-p", "--token-dtype", "-o"},
+                     "--threads", "--prompt-tokens", "--prompt",
+                     "--max-new-tokens", "--temperature", "--top-p",
+                     "--token-dtype", "-o"},
                     &error))
     return fail(error);
   if (opts.has("--prompt-tokens") == opts.has("--prompt"))
@@ -673,8 +694,8 @@ int stream(const Options &opts) {
   std::string error;
   if (!checkAllowed(opts,
                     {"--artifact", "--weights", "--init-random", "--seed",
-                     "--tokens", "--synthetic", "--token-dtype", "--block",
-                     "--report-json"},
+                     "--threads", "--tokens", "--synthetic", "--token-dtype",
+                     "--block", "--report-json"},
                     &error))
     return fail(error);
   if (opts.has("--tokens") == opts.has("--synthetic"))
@@ -717,7 +738,7 @@ int stream(const Options &opts) {
                 predictions ? nll / predictions : 0.0};
     milestones.push_back(m);
     std::printf("tokens %lld  %.0f tokens/s  peak RSS %.1f MiB  mean NLL "
-                "%.4f\n",
+                "%.6f\n",
                 static_cast<long long>(m.tokens),
                 m.tokens / std::max(m.seconds, 1e-9), m.peakKiB / 1024.0,
                 m.meanNll);

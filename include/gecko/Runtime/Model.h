@@ -115,6 +115,11 @@ public:
   /// The buffer of parameter i (manifest order), 64-byte aligned.
   const float *param(size_t i) const { return params[i]; }
 
+  /// Threads of the library's OpenMP loops (omp_set_num_threads of the
+  /// OpenMP runtime model.so links; default: OMP_NUM_THREADS or all cores).
+  /// Small models on busy machines often run faster with 1.
+  Status setNumThreads(int threads);
+
   /// Entry point of the packed interface: void f(void **args).
   using PackedFn = void (*)(void **);
   PackedFn firstChunkFn() const { return firstFn; }
@@ -181,6 +186,10 @@ private:
   uint64_t numCalls = 0;
   int64_t *tokenBuf = nullptr; // [batch][chunk]
   std::vector<Buffer> state;   // state[1..] of the manifest (no kv_count)
+  // Copies of the state for padded calls: one-shot bufferization may update
+  // state arguments in place (e.g. the TSN counts), which must not touch the
+  // boundary state of a call whose results are discarded.
+  std::vector<void *> scratch;
   std::vector<std::vector<int64_t>> descs; // per argument of "chunk"
   std::vector<void *> descPtrs;
   std::vector<void *> packed;
