@@ -85,4 +85,29 @@ def GeckoHostBuffersToDevice
   ];
 }
 
+def GeckoTestTileContractions
+    : Pass<"gecko-test-tile-contractions", "::mlir::ModuleOp"> {
+  let summary = "Test only: the matrix-instruction driver with an emulated "
+                "instruction that runs on the CPU";
+  let description = [{
+    Runs the driver of the tensor-core / MFMA path
+    (`rewriteTileContractions`, include/gecko/Target/GPU/TileContractions.h)
+    with an emulated 4x4x4 instruction on subgroups of 2 lanes: lane `l`
+    holds rows 2l, 2l+1 of A and C and all of B, and the instruction is a
+    plain f32 multiply-add per lane, so the rewritten IR can be lowered for
+    the host (scf-forall-to-for) and its tiling, edge padding, masking and
+    operand rounding checked numerically against the original contraction.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"4",
+           "Threads of the emitted forall (a multiple of 2)">,
+  ];
+}
+
 #endif // GECKO_GPU_PASSES_TD

@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gecko/Target/GPU/TileContractions.h"
+#include "gecko/Target/GPU/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -36,6 +37,8 @@
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::gecko {
+#define GEN_PASS_DEF_GECKOTESTTILECONTRACTIONS
+#include "GeckoGpuPasses.h.inc"
 
 namespace {
 
@@ -309,4 +312,72 @@ int64_t rewriteTileContractions(ModuleOp module, int64_t blockSize,
   return static_cast<int64_t>(work.size());
 }
 
+} // namespace mlir::gecko
+
+namespace mlir::gecko {
+namespace {
+
+/// gecko-test-tile-contractions: a 4x4x4 "instruction" on 2-lane subgroups
+/// (lane l: rows 2l, 2l+1 of A and C, all of B) computed with scalar f32
+/// multiply-adds, so that the driver's output runs on the host.
+MatrixInstruction emulatedInstruction(Type operandType) {
+  MatrixInstruction mi;
+  mi.subgroupSize = 2;
+  mi.m = mi.n = mi.k = 4;
+  mi.operandType = operandType;
+  mi.positions = [](OpBuilder &b, Location loc, Value lane, Fragment which) {
+    auto c = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value firstRow = arith::MulIOp::create(b, loc, lane, c(2));
+    SmallVector<std::pair<Value, Value>> pos;
+    for (int64_t i = 0; i < (which == Fragment::B ? 4 : 2); ++i)
+      for (int64_t j = 0; j < 4; ++j) {
+        Value row =
+            which == Fragment::B
+                ? c(i)
+                : arith::AddIOp::create(b, loc, firstRow, c(i)).getResult();
+        pos.emplace_back(row, c(j));
+      }
+    return pos;
+  };
+  mi.multiply = [](OpBuilder &b, Location loc, ValueRange a, ValueRange bv,
+                   ValueRange acc) {
+    Type f32 = b.getF32Type();
+    auto ext = [&](Value v) -> Value {
+      return arith::ExtFOp::create(b, loc, f32, v);
+    };
+    SmallVector<Value> d;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t n = 0; n < 4; ++n) {
+        Value sum = acc[r * 4 + n];
+        for (int64_t k = 0; k < 4; ++k)
+          sum = arith::AddFOp::create(
+              b, loc, sum,
+              arith::MulFOp::create(b, loc, ext(a[r * 4 + k]),
+                                    ext(bv[k * 4 + n])));
+        d.push_back(sum);
+      }
+    return d;
+  };
+  return mi;
+}
+
+struct TestTileContractions
+    : public impl::GeckoTestTileContractionsBase<TestTileContractions> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (blockSize <= 0 || blockSize % 2 != 0) {
+      getOperation().emitError("gecko-test-tile-contractions: block-size "
+                               "must be a positive multiple of 2, got ")
+          << static_cast<int64_t>(blockSize);
+      return signalPassFailure();
+    }
+    rewriteTileContractions(getOperation(), blockSize, [](Type type) {
+      return std::optional<MatrixInstruction>(emulatedInstruction(type));
+    });
+  }
+};
+
+} // namespace
 } // namespace mlir::gecko
