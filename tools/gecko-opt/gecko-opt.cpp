@@ -10,6 +10,7 @@
 #include "gecko/Conversion/GeckoToCpu.h"
 #include "gecko/Conversion/Passes.h"
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
+#include "gecko/Fusion/Passes.h"
 #include "gecko/Target/AMD/GeckoToRocdl.h"
 #include "gecko/Target/GPU/Passes.h"
 #include "gecko/Target/NVIDIA/GeckoToNvvm.h"
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::gecko::registerGeckoAutodiffPasses();
   mlir::gecko::registerGeckoConversionPasses();
+  mlir::gecko::registerGeckoFusionPasses();
   mlir::gecko::registerGeckoToCpuPipeline();
   mlir::gecko::registerGeckoGpuPasses();
   mlir::gecko::registerGeckoToNvvmPipeline();

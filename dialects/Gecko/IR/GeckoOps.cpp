@@ -648,5 +648,48 @@ LogicalResult GatedAddGradOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Fused forms
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusedNormEmaOp::verify() {
+  ShapeBinder shapes(*this);
+  Operation *raw = getOperation();
+  shapes.setActivationType(elementTypeOf(getX()));
+  int64_t groups = getNumGroups(), rmsGroups = getRmsNumGroups();
+  if (failed(expectPositive(raw, "num_groups", groups)) ||
+      failed(expectUnitInterval(raw, "beta1", getBeta1().convertToDouble())) ||
+      failed(expectUnitInterval(raw, "beta2", getBeta2().convertToDouble())) ||
+      failed(expectPositive(raw, "eps", getEps().convertToDouble())) ||
+      failed(expectPositive(raw, "rms_num_groups", rmsGroups)) ||
+      failed(expectPositive(raw, "rms_eps", getRmsEps().convertToDouble())))
+    return failure();
+  shapes.bind("G", groups);
+  if (failed(shapes.expect(getX(), "x", {"B", "L", "D"}, true)) ||
+      failed(expectDivides(raw, "num_groups", groups,
+                           "D =", shapes.lookup("D"))) ||
+      failed(expectDivides(raw, "rms_num_groups", rmsGroups,
+                           "D =", shapes.lookup("D"))) ||
+      failed(shapes.expect(getNormWeight(), "norm_weight", {"D"}, true)) ||
+      failed(shapes.expect(getNormBias(), "norm_bias", {"D"}, true)) ||
+      failed(shapes.expect(getCount(), "count", {"B"})) ||
+      failed(shapes.expect(getMean(), "mean", {"B", "G"}, true)) ||
+      failed(shapes.expect(getVar(), "var", {"B", "G"}, true)) ||
+      failed(shapes.expect(getP(), "p", {"D", "N"})) ||
+      failed(shapes.expect(getQ(), "q", {"D", "N"})) ||
+      failed(shapes.expect(getGammaC(), "gamma_c", {"D", "N"})) ||
+      failed(shapes.expect(getHx(), "hx", {"B", "D", "N"})) ||
+      failed(shapes.expect(getBos(), "bos", {"B", "L"})) ||
+      failed(shapes.expect(getRmsWeight(), "rms_weight", {"D"}, true)) ||
+      failed(shapes.expect(getY(), "y", {"B", "L", "D"}, true)) ||
+      failed(shapes.expect(getTsn(), "tsn", {"B", "L", "D"}, true)) ||
+      failed(shapes.expect(getNewCount(), "new_count", {"B"})) ||
+      failed(shapes.expect(getNewMean(), "new_mean", {"B", "G"}, true)) ||
+      failed(shapes.expect(getNewVar(), "new_var", {"B", "G"}, true)) ||
+      failed(shapes.expect(getNewH(), "new_h", {"B", "D", "N"})))
+    return failure();
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "gecko/Dialect/Gecko/IR/GeckoOps.cpp.inc"

@@ -59,6 +59,10 @@ LogicalResult lowerLinearOp(RewriterBase &rewriter, Operation *op,
 LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
                                   const GeckoTileSizes &tiles);
 
+/// Lowers gecko.fused_norm_ema (timestep norm -> cema -> rms norm).
+LogicalResult lowerFusedNormEmaOp(RewriterBase &rewriter, Operation *op,
+                                  const GeckoTileSizes &tiles);
+
 } // namespace mlir::gecko
 
 #endif // GECKO_CONVERSION_GECKOTOLINALG_H

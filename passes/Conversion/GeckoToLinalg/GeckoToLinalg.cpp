@@ -50,7 +50,7 @@ struct GeckoConvertToLinalgPass
     tiles.linearColumns = linearColumnTile;
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
-      if (isa<TimestepNormOp, TimestepNormGradOp>(op))
+      if (isa<TimestepNormOp, TimestepNormGradOp, FusedNormEmaOp>(op))
         ops.push_back(op);
       if (isa<CemaCoeffsOp, CemaCoeffsGradOp, CemaOp, CemaGradOp>(op))
         ops.push_back(op);
@@ -71,6 +71,10 @@ struct GeckoConvertToLinalgPass
     IRRewriter rewriter(&getContext());
     bool failed = false;
     for (Operation *op : ops) {
+      if (isa<FusedNormEmaOp>(op)) {
+        failed |= mlir::failed(lowerFusedNormEmaOp(rewriter, op, tiles));
+        continue;
+      }
       if (isa<TimestepNormOp, TimestepNormGradOp>(op)) {
         failed |= mlir::failed(lowerTimestepNormOp(rewriter, op, tiles));
         continue;

@@ -37,7 +37,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "TileUtils.h"
+#include "TimestepNormScan.h"
 
 #include "gecko/Dialect/Gecko/IR/GeckoOps.h"
 
@@ -54,32 +54,15 @@
 
 namespace mlir::gecko {
 
-namespace {
+// Internal to the timestep-norm lowerings (TimestepNormScan.h exports a few
+// phases to the fused lowering).
+namespace tsn {
 
 using utils::IteratorType;
 
 //===----------------------------------------------------------------------===//
 // Geometry and small helpers
 //===----------------------------------------------------------------------===//
-
-struct Geometry {
-  int64_t batch, length, groups, groupSize;
-  int64_t chunk;     // C: tokens per scan chunk
-  int64_t chunks;    // K = ceil(L / C)
-  int64_t batchTile; // rows per forall tile
-  double beta1, beta2, eps;
-};
-
-/// One (batch tile, chunk) tile.
-struct ChunkTile {
-  Value batchOffset, chunk;
-  OpFoldResult tokenOffset, batchSize, tokenSize;
-};
-
-/// Where a forall result is written: at the tile's tokens of a (B, L, ...)
-/// tensor, or at the tile's chunk index of a (B, K, ...) tensor (the result
-/// then has no chunk dimension).
-enum class Slot { Token, Chunk };
 
 AffineMap projection(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;
@@ -541,29 +524,6 @@ Value batchMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
                                        ValueRange{lhs, rhs}, ValueRange{acc})
       .getResult(0);
 }
-
-/// Outputs of phase (A): per-token local scan results.
-struct LocalScan {
-  Value mean, var;       // (B, L, G): local raw statistics (state in = 0)
-  Value corr1, corr2;    // (B, L): local 1 - β^count parts
-  Value steps, lastBos;  // (B, L): n_t, r_t
-  Value countSinceReset; // (B, L): active steps in [max(r_t, 0), t]
-};
-
-/// Entry states of each chunk (phase (B)) and the final state.
-struct ChunkCarry {
-  Value mean, var;           // (B, K, G)
-  Value corr1, corr2;        // (B, K)
-  Value finalMean, finalVar; // (B, G) f32
-  Value finalCount;          // (B) i64
-};
-
-struct Inputs {
-  Value x4;        // (B, L, G, n) activation type
-  Value pad, bos;  // (B, L) i1
-  Value count;     // (B) i64
-  Value mean, var; // (B, G) f32
-};
 
 LocalScan localScan(OpBuilder &b, Location loc, const Inputs &in,
                     const Geometry &geo) {
@@ -1204,16 +1164,16 @@ LogicalResult lowerBackward(RewriterBase &rewriter, TimestepNormGradOp op,
   return success();
 }
 
-} // namespace
+} // namespace tsn
 
 LogicalResult lowerTimestepNormOp(RewriterBase &rewriter, Operation *op,
                                   const GeckoTileSizes &tiles) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   if (auto fwd = dyn_cast<TimestepNormOp>(op))
-    return lowerForward(rewriter, fwd, tiles);
+    return tsn::lowerForward(rewriter, fwd, tiles);
   if (auto bwd = dyn_cast<TimestepNormGradOp>(op))
-    return lowerBackward(rewriter, bwd, tiles);
+    return tsn::lowerBackward(rewriter, bwd, tiles);
   return op->emitOpError() << "is not a timestep norm op";
 }
 

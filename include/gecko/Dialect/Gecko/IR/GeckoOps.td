@@ -626,4 +626,64 @@ def Gecko_GatedAddGradOp : Gecko_PureOp<"gated_add_grad"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Fused forms (passes/Fusion)
+//===----------------------------------------------------------------------===//
+
+def Gecko_FusedNormEmaOp : Gecko_PureOp<"fused_norm_ema",
+    [AttrSizedOperandSegments]> {
+  let summary = "timestep norm → complex EMA → group RMS norm in one op";
+  let description = [{
+    The MEGA block's input chain (spec §8) as one op, made by
+    `gecko-fuse-norm-ema`:
+    `tsn = timestep_norm(x)`, `ce = cema(tsn)` (residual included),
+    `y = rms_norm(ce)`. `ce` is never a result: the lowering computes it
+    per (batch, time chunk) tile and normalises it in the same tile.
+    `tsn` is returned because the block also feeds it to `wv`; when it has
+    no uses the lowering does not write it.
+
+    Operands: `x (B, L, D)`; the timestep norm's `norm(weight, bias)` (D)
+    and carried `state(count (B) i64, mean (B, G), var (B, G))`; the EMA
+    coefficients `ema(p (D, N) f32, q (D, N), gamma_c (D, N) complex<f32>)`
+    from `gecko.cema_coeffs` and the optional carried `ema_state(hx
+    (B, D, N))` (zero when absent); optional `bos (B, L)` (both scans
+    restart there); optional `rms_weight(w (D))` (no affine when absent).
+    Attributes: the timestep norm's `num_groups`, `beta1`, `beta2`, `eps`
+    and the RMS norm's `rms_num_groups`, `rms_eps`.
+
+    Results: `y (B, L, D)` (the RMS norm output), `tsn (B, L, D)`, the new
+    timestep-norm state `new_count`, `new_mean`, `new_var` and the new EMA
+    state `new_h (B, D, N)`, exactly as the three unfused ops return them.
+    `tsn` and `ce` are rounded to the activation type at the same points as
+    in the unfused chain.
+
+    ```mlir
+    %y, %tsn, %c, %m, %v, %h = gecko.fused_norm_ema %x norm(%w, %b)
+        state(%count, %mean, %var) ema(%p, %q, %gamma) ema_state(%hx)
+        bos(%bos) rms_weight(%rw) {num_groups = 2 : i64, beta1 = 0.999 : f64,
+        beta2 = 0.9999 : f64, eps = 1.0e-05 : f64, rms_num_groups = 1 : i64,
+        rms_eps = 1.0e-05 : f64} : (...) -> (...)
+    ```
+  }];
+  let arguments = (ins Gecko_FloatTensor:$x, Gecko_FloatTensor:$norm_weight,
+      Gecko_FloatTensor:$norm_bias, Gecko_IdTensor:$count,
+      Gecko_FloatTensor:$mean, Gecko_FloatTensor:$var, Gecko_F32Tensor:$p,
+      Gecko_ComplexTensor:$q, Gecko_ComplexTensor:$gamma_c,
+      Optional<Gecko_ComplexTensor>:$hx, Optional<Gecko_MaskTensor>:$bos,
+      Optional<Gecko_FloatTensor>:$rms_weight,
+      I64Attr:$num_groups, F64Attr:$beta1, F64Attr:$beta2, F64Attr:$eps,
+      I64Attr:$rms_num_groups, F64Attr:$rms_eps);
+  let results = (outs Gecko_FloatTensor:$y, Gecko_FloatTensor:$tsn,
+      Gecko_IdTensor:$new_count, Gecko_FloatTensor:$new_mean,
+      Gecko_FloatTensor:$new_var, Gecko_ComplexTensor:$new_h);
+  let assemblyFormat = [{
+    $x `norm` `(` $norm_weight `,` $norm_bias `)`
+    `state` `(` $count `,` $mean `,` $var `)`
+    `ema` `(` $p `,` $q `,` $gamma_c `)`
+    (`ema_state` `(` $hx^ `)`)? (`bos` `(` $bos^ `)`)?
+    (`rms_weight` `(` $rms_weight^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 #endif // GECKO_DIALECT_GECKO_IR_GECKOOPS_TD
