@@ -201,6 +201,7 @@ CpuJit::compile(mlir::ModuleOp module, const CpuJitOptions &options) {
   pipeline.attentionQueryTile = options.attentionQueryTile;
   pipeline.attentionKeyTile = options.attentionKeyTile;
   pipeline.linearColumnTile = options.linearColumnTile;
+  pipeline.fuseAttention = options.fuseAttention;
   pipeline.vectorize = options.vectorize;
   pipeline.vectorInnerTile = options.vectorInnerTile;
   pipeline.contractionMTile = options.contractionMTile;

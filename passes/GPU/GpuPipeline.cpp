@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gecko/Conversion/Passes.h"
+#include "gecko/Fusion/Passes.h"
 #include "gecko/Target/GPU/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -23,6 +24,10 @@ namespace mlir::gecko {
 
 void buildGeckoGpuPreparePipeline(OpPassManager &pm,
                                   const GpuCommonConfig &config) {
+  if (config.fuseAttention) {
+    pm.addPass(createGeckoFuseAttentionPrologue());
+    pm.addPass(createGeckoFuseAttentionEpilogue());
+  }
   GeckoConvertToLinalgOptions tiling;
   tiling.batchTileSize = config.batchTileSize;
   tiling.tokenTileSize = config.tokenTileSize;

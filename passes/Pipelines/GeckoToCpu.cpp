@@ -10,6 +10,7 @@
 
 #include "gecko/Conversion/GeckoToCpu.h"
 #include "gecko/Conversion/Passes.h"
+#include "gecko/Fusion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -26,6 +27,10 @@ namespace mlir::gecko {
 
 void buildGeckoToCpuPipeline(OpPassManager &pm,
                              const GeckoToCpuOptions &options) {
+  if (options.fuseAttention) {
+    pm.addPass(createGeckoFuseAttentionPrologue());
+    pm.addPass(createGeckoFuseAttentionEpilogue());
+  }
   GeckoConvertToLinalgOptions tiling;
   tiling.batchTileSize = options.batchTileSize;
   tiling.tokenTileSize = options.tokenTileSize;

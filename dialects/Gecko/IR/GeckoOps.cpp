@@ -357,13 +357,17 @@ static LogicalResult verifyChunkPath(Operation *op, ChunkPath path,
 // Sliding chunk attention
 //===----------------------------------------------------------------------===//
 
+/// `q` / `k` are the query and key operands (for the fused op with a z
+/// split prologue: `z` and no k), named `qName` / "k".
 template <typename OpTy>
-static LogicalResult verifyChunkAttentionInputs(OpTy op, ShapeBinder &shapes) {
+static LogicalResult verifyChunkAttentionInputs(OpTy op, ShapeBinder &shapes,
+                                                Value q, Value k,
+                                                StringRef qName = "q") {
   Operation *raw = op.getOperation();
-  shapes.setActivationType(elementTypeOf(op.getQ()));
+  shapes.setActivationType(elementTypeOf(q));
   StringRef cacheLen = cacheLengthName(op.getPath());
-  if (failed(shapes.expect(op.getQ(), "q", {"B", "L", "H", "dk"}, true)) ||
-      failed(shapes.expect(op.getK(), "k", {"B", "L", "H", "dk"}, true)) ||
+  if (failed(shapes.expect(q, qName, {"B", "L", "H", "dk"}, true)) ||
+      failed(shapes.expect(k, "k", {"B", "L", "H", "dk"}, true)) ||
       failed(shapes.expect(op.getV(), "v", {"B", "L", "H", "dv"}, true)) ||
       failed(verifyChunkPath(raw, op.getPath(), op.getChunkSize(), shapes)) ||
       failed(expectTogether(raw, op.getPrevK(), "prev_k", op.getPrevV(),
@@ -395,7 +399,7 @@ static LogicalResult verifyChunkAttentionInputs(OpTy op, ShapeBinder &shapes) {
 
 LogicalResult ChunkAttentionOp::verify() {
   ShapeBinder shapes(*this);
-  if (failed(verifyChunkAttentionInputs(*this, shapes)) ||
+  if (failed(verifyChunkAttentionInputs(*this, shapes, getQ(), getK())) ||
       failed(shapes.expect(getOut(), "out", {"B", "L", "H", "dv"}, true)))
     return failure();
   return success();
@@ -405,7 +409,7 @@ LogicalResult ChunkAttentionGradOp::verify() {
   ShapeBinder shapes(*this);
   StringRef cacheLen = cacheLengthName(getPath());
   bool hasCache = static_cast<bool>(getPrevK());
-  if (failed(verifyChunkAttentionInputs(*this, shapes)) ||
+  if (failed(verifyChunkAttentionInputs(*this, shapes, getQ(), getK())) ||
       failed(shapes.expect(getDout(), "dout", {"B", "L", "H", "dv"}, true)) ||
       failed(shapes.expect(getDq(), "dq", {"B", "L", "H", "dk"}, true)) ||
       failed(shapes.expect(getDk(), "dk", {"B", "L", "H", "dk"}, true)) ||
@@ -426,13 +430,17 @@ LogicalResult ChunkAttentionGradOp::verify() {
 // Adaptive working memory
 //===----------------------------------------------------------------------===//
 
+/// `aq` / `ak` are the query and key operands (for the fused op: `z` and no
+/// ak), named `aqName` / "ak".
 template <typename OpTy>
-static LogicalResult verifyWorkingMemoryInputs(OpTy op, ShapeBinder &shapes) {
+static LogicalResult verifyWorkingMemoryInputs(OpTy op, ShapeBinder &shapes,
+                                               Value aq, Value ak,
+                                               StringRef aqName = "aq") {
   Operation *raw = op.getOperation();
-  shapes.setActivationType(elementTypeOf(op.getAq()));
+  shapes.setActivationType(elementTypeOf(aq));
   StringRef cacheLen = cacheLengthName(op.getPath());
-  if (failed(shapes.expect(op.getAq(), "aq", {"B", "L", "H", "dz"}, true)) ||
-      failed(shapes.expect(op.getAk(), "ak", {"B", "L", "H", "dz"}, true)) ||
+  if (failed(shapes.expect(aq, aqName, {"B", "L", "H", "dz"}, true)) ||
+      failed(shapes.expect(ak, "ak", {"B", "L", "H", "dz"}, true)) ||
       failed(shapes.expect(op.getV(), "v", {"B", "L", "H", "dv"}, true)) ||
       failed(verifyChunkPath(raw, op.getPath(), op.getChunkSize(), shapes)) ||
       failed(
@@ -485,7 +493,7 @@ static LogicalResult verifyWorkingMemoryInputs(OpTy op, ShapeBinder &shapes) {
 
 LogicalResult WorkingMemoryOp::verify() {
   ShapeBinder shapes(*this);
-  if (failed(verifyWorkingMemoryInputs(*this, shapes)) ||
+  if (failed(verifyWorkingMemoryInputs(*this, shapes, getAq(), getAk())) ||
       failed(shapes.expect(getOut(), "out", {"B", "L", "H", "dv"}, true)) ||
       failed(shapes.expect(getNewMemory(), "new_memory", {"B", "H", "dz", "dv"},
                            true)) ||
@@ -499,7 +507,7 @@ LogicalResult WorkingMemoryGradOp::verify() {
   StringRef cacheLen = cacheLengthName(getPath());
   bool hasMemory = static_cast<bool>(getMemory());
   bool hasCache = static_cast<bool>(getPrevK());
-  if (failed(verifyWorkingMemoryInputs(*this, shapes)) ||
+  if (failed(verifyWorkingMemoryInputs(*this, shapes, getAq(), getAk())) ||
       failed(shapes.expect(getDout(), "dout", {"B", "L", "H", "dv"}, true)) ||
       failed(expectTogether(*this, getDNewMemory(), "d_new_memory",
                             getDNewLnt(), "d_new_lnt")) ||
@@ -523,6 +531,108 @@ LogicalResult WorkingMemoryGradOp::verify() {
       failed(shapes.expect(getDprevK(), "dprev_k", {"B", cacheLen, "H", "dz"},
                            true)) ||
       failed(shapes.expect(getDprevV(), "dprev_v", {"B", cacheLen, "H", "dv"},
+                           true)))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Fused attention prologue / epilogue
+//===----------------------------------------------------------------------===//
+
+/// The z split prologue: `gamma, beta (4, H, d)` in the activation type and
+/// a positive `eps`. `d` names the head dim ("dk" or "dz").
+static LogicalResult verifyZSplitPrologue(Operation *op, ShapeBinder &shapes,
+                                          Value gamma, Value beta,
+                                          std::optional<double> eps,
+                                          StringRef d) {
+  if (!eps)
+    return op->emitOpError() << "expected 'eps' with a z split prologue";
+  if (failed(expectPositive(op, "eps", *eps)) ||
+      failed(shapes.expect(gamma, "gamma", {"4", "H", d}, true)) ||
+      failed(shapes.expect(beta, "beta", {"4", "H", d}, true)))
+    return failure();
+  return success();
+}
+
+LogicalResult FusedChunkAttentionOp::verify() {
+  ShapeBinder shapes(*this);
+  bool plain = getQ() || getK();
+  bool split = getZ() || getGamma() || getBeta();
+  if (plain == split)
+    return emitOpError() << "expected exactly one prologue: 'qk(q, k)' or "
+                            "'zsplit(z, gamma, beta)'";
+  if (failed(expectTogether(*this, getQ(), "q", getK(), "k")) ||
+      failed(expectTogether(*this, getZ(), "z", getGamma(), "gamma")) ||
+      failed(expectTogether(*this, getZ(), "z", getBeta(), "beta")) ||
+      failed(verifyChunkAttentionInputs(*this, shapes, plain ? getQ() : getZ(),
+                                        getK(), plain ? "q" : "z")))
+    return failure();
+  std::optional<double> eps;
+  if (getEps())
+    eps = getEps()->convertToDouble();
+  if (split) {
+    if (failed(verifyZSplitPrologue(*this, shapes, getGamma(), getBeta(), eps,
+                                    "dk")))
+      return failure();
+  } else {
+    if (eps)
+      return emitOpError() << "'eps' is only allowed with a z split prologue";
+    if (getStart())
+      return emitOpError() << "'rope' is only allowed with a z split "
+                              "prologue (rotate q and k with gecko.rope)";
+    if (getKeyCache())
+      return emitOpError()
+             << "'key_cache' is only produced with a z split prologue";
+  }
+  // Rope: start and rope_base together; num_rope_heads in [0, H]; even dk.
+  if (static_cast<bool>(getStart()) != static_cast<bool>(getRopeBase()))
+    return emitOpError() << "expected 'rope_base' exactly when 'rope(start)' "
+                            "is given";
+  if (getNumRopeHeads() && !getStart())
+    return emitOpError() << "'num_rope_heads' requires 'rope(start)'";
+  if (getStart()) {
+    double base = getRopeBase()->convertToDouble();
+    if (!(base > 0.0))
+      return emitOpError() << "expected rope_base to be positive, got " << base;
+    if (std::optional<int64_t> dim = shapes.lookup("dk"); dim && *dim % 2)
+      return emitOpError() << "expected the head dim dk of 'z' to be even "
+                              "with rope, got "
+                           << *dim;
+    if (std::optional<uint64_t> ropeHeads = getNumRopeHeads()) {
+      std::optional<int64_t> heads = shapes.lookup("H");
+      auto count = static_cast<int64_t>(*ropeHeads);
+      if (count < 0 || (heads && count > *heads)) {
+        auto diag = emitOpError() << "expected num_rope_heads in [0, H";
+        if (heads)
+          diag << "=" << *heads;
+        return diag << "], got " << count;
+      }
+    }
+  }
+  StringRef kept = getPath() == ChunkPath::Chunked ? "C" : "L";
+  if (failed(expectRequires(*this, getGate(), "gate", getAddend(), "addend")) ||
+      failed(
+          shapes.expect(getAddend(), "addend", {"B", "L", "H", "dv"}, true)) ||
+      failed(shapes.expect(getGate(), "gate", {"B", "L", "H", "dv"}, true)) ||
+      failed(shapes.expect(getOut(), "out", {"B", "L", "H", "dv"}, true)) ||
+      failed(shapes.expect(getKeyCache(), "key_cache", {"B", kept, "H", "dk"},
+                           true)))
+    return failure();
+  return success();
+}
+
+LogicalResult FusedWorkingMemoryOp::verify() {
+  ShapeBinder shapes(*this);
+  StringRef kept = getPath() == ChunkPath::Chunked ? "C" : "L";
+  if (failed(verifyWorkingMemoryInputs(*this, shapes, getZ(), Value(), "z")) ||
+      failed(verifyZSplitPrologue(*this, shapes, getGamma(), getBeta(),
+                                  getEps().convertToDouble(), "dz")) ||
+      failed(shapes.expect(getOut(), "out", {"B", "L", "H", "dv"}, true)) ||
+      failed(shapes.expect(getNewMemory(), "new_memory", {"B", "H", "dz", "dv"},
+                           true)) ||
+      failed(shapes.expect(getNewLnt(), "new_lnt", {"B", "H", "dz"})) ||
+      failed(shapes.expect(getKeyCache(), "key_cache", {"B", kept, "H", "dz"},
                            true)))
     return failure();
   return success();

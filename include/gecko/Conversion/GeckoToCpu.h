@@ -54,6 +54,12 @@ struct GeckoToCpuOptions : public PassPipelineOptions<GeckoToCpuOptions> {
       *this, "linear-column-tile",
       llvm::cl::desc("Output columns per scf.forall tile of gecko.linear"),
       llvm::cl::init(32)};
+  PassOptions::Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Run gecko-fuse-attention-prologue and -epilogue "
+                     "first (z split + rope into the attention / memory "
+                     "kernels, sca·r + awm into the attention epilogue)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> vectorize{
       *this, "vectorize",
       llvm::cl::desc("Register-tile and vectorize the linalg ops "

@@ -68,6 +68,9 @@ struct CpuJitOptions {
   int64_t attentionQueryTile = 16;
   int64_t attentionKeyTile = 8;
   int64_t linearColumnTile = 32;
+  /// gecko-to-cpu's fuse-attention: the attention prologue / epilogue
+  /// fusions (docs/passes/fusion.md).
+  bool fuseAttention = false;
   /// The vector stage of gecko-to-cpu (gecko-vectorize-cpu) and its
   /// register tiles; off: scalar loops.
   bool vectorize = true;

@@ -48,6 +48,7 @@ void buildGeckoToRocdlPipeline(OpPassManager &pm,
   common.cemaChannelBlock = options.cemaChannelBlock;
   common.attentionQueryTile = options.attentionQueryTile;
   common.attentionKeyTile = options.attentionKeyTile;
+  common.fuseAttention = options.fuseAttention;
   common.copyArguments = options.copyArguments;
   if (options.mma) {
     std::string chip = options.chip;

@@ -60,9 +60,10 @@ struct GeckoConvertToLinalgPass
         ops.push_back(op);
       if (isa<EmbeddingOp, SwiGluOp, CrossEntropyOp>(op))
         ops.push_back(op);
-      if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op))
+      if (isa<WorkingMemoryOp, WorkingMemoryGradOp, FusedWorkingMemoryOp>(op))
         ops.push_back(op);
-      if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op))
+      if (isa<ChunkAttentionOp, ChunkAttentionGradOp, FusedChunkAttentionOp>(
+              op))
         ops.push_back(op);
       if (isa<LinearOp, LinearGradOp, SiluOp, SiluGradOp, GatedAddOp,
               GatedAddGradOp>(op))
@@ -83,7 +84,8 @@ struct GeckoConvertToLinalgPass
         failed |= mlir::failed(lowerComplexEmaOp(rewriter, op, tiles));
         continue;
       }
-      if (isa<ChunkAttentionOp, ChunkAttentionGradOp>(op)) {
+      if (isa<ChunkAttentionOp, ChunkAttentionGradOp, FusedChunkAttentionOp>(
+              op)) {
         failed |= mlir::failed(lowerChunkAttentionOp(rewriter, op, tiles));
         continue;
       }
@@ -92,7 +94,7 @@ struct GeckoConvertToLinalgPass
         failed |= mlir::failed(lowerLinearOp(rewriter, op, tiles));
         continue;
       }
-      if (isa<WorkingMemoryOp, WorkingMemoryGradOp>(op)) {
+      if (isa<WorkingMemoryOp, WorkingMemoryGradOp, FusedWorkingMemoryOp>(op)) {
         failed |= mlir::failed(lowerWorkingMemoryOp(rewriter, op, tiles));
         continue;
       }

@@ -40,7 +40,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace mlir::gecko {
 
@@ -48,9 +50,19 @@ namespace {
 
 using utils::IteratorType;
 
-/// The operands and static sizes of a chunk_attention(_grad) op.
+/// The operands and static sizes of a chunk_attention(_grad) op or of a
+/// fused_chunk_attention.
 struct Attention {
   Value q, k, v, prevK, prevV, seg, prevSeg;
+  // fused_chunk_attention with a z split prologue: q/k rows are formed from
+  // z (B, L, H, dk) per tile (`q` then holds z, `k` is null); `start` (i64)
+  // and `inverseFrequency` are set with a rope, which rotates the heads
+  // below `ropeHeads`.
+  Value z, gamma, beta, start, inverseFrequency;
+  double eps = 0.0;
+  int64_t ropeHeads = 0;
+  // Epilogue: out = attention·gate + addend (gate optional).
+  Value addend, gate;
   bool chunked = false, causal = false;
   int64_t batch = 0, length = 0, heads = 0, keyDim = 0, valueDim = 0;
   int64_t cacheLength = 0;
@@ -62,6 +74,8 @@ struct Attention {
 template <typename OpTy>
 FailureOr<Attention> analyse(OpTy op, const GeckoTileSizes &tiles) {
   for (Value operand : op->getOperands()) {
+    if (!isa<ShapedType>(operand.getType()))
+      continue; // the rope start
     auto type = dyn_cast<RankedTensorType>(operand.getType());
     if (!type || !type.hasStaticShape()) {
       op.emitOpError() << "gecko-convert-to-linalg supports only statically "
@@ -72,6 +86,17 @@ FailureOr<Attention> analyse(OpTy op, const GeckoTileSizes &tiles) {
   Attention a;
   a.q = op.getQ();
   a.k = op.getK();
+  if constexpr (std::is_same_v<OpTy, FusedChunkAttentionOp>) {
+    a.addend = op.getAddend();
+    a.gate = op.getGate();
+    if (!a.q) {
+      a.q = a.z = op.getZ();
+      a.gamma = op.getGamma();
+      a.beta = op.getBeta();
+      a.eps = op.getEps()->convertToDouble();
+      a.start = op.getStart();
+    }
+  }
   a.v = op.getV();
   a.prevK = op.getPrevK();
   a.prevV = op.getPrevV();
@@ -218,6 +243,154 @@ AffineMap columnMap(OpBuilder &b) {
   return AffineMap::get(2, 0, {b.getAffineDimExpr(1)}, b.getContext());
 }
 
+/// The z split prologue of gecko.fused_chunk_attention: rows
+/// [offset, offset + size) of head `head` of q (`row` 0) or k (`row` 1),
+/// formed from z as gecko.z_split does (f32 sum of squares over dk,
+/// zn = z·rsqrt(sum/dk + eps), zn·s + beta rounded to the activation type
+/// with s = (gamma + 1)/sqrt(dk) rounded to the parameter type), then
+/// rotated as gecko.rope does when the op has a rope (heads below
+/// ropeHeads). A (size, dk) tile in the activation type.
+Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
+                Value batch, OpFoldResult offset, OpFoldResult size,
+                Value head) {
+  Type type = cast<RankedTensorType>(a.z.getType()).getElementType();
+  Value zRows = headRows(b, loc, a.z, batch, offset, size, head);
+  Value squares = sumLastDim(
+      b, loc, zRows, {},
+      [](OpBuilder &nb, Location nloc, Value x, ValueRange) -> Value {
+        return arith::MulFOp::create(nb, nloc, x, x);
+      });
+  double inverseSize = 1.0 / static_cast<double>(a.keyDim);
+  Value rstd = elementwise(
+      b, loc, squares, b.getMultiDimIdentityMap(1),
+      emptyLike(b, loc, squares, b.getF32Type()),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value mean = arith::MulFOp::create(nb, nloc, args[0],
+                                           f32Constant(nb, nloc, inverseSize));
+        Value shifted =
+            arith::AddFOp::create(nb, nloc, mean, f32Constant(nb, nloc, a.eps));
+        return SmallVector<Value>{math::RsqrtOp::create(nb, nloc, shifted)};
+      })[0];
+  // Row `row` of head `head` of a (4, H, dk) parameter.
+  auto paramRow = [&](Value param) -> Value {
+    auto paramType = cast<RankedTensorType>(param.getType());
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(row), head,
+                                         b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(a.keyDim)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({a.keyDim}, paramType.getElementType()),
+        param, offsets, sizes, strides);
+  };
+  Type paramType = cast<RankedTensorType>(a.gamma.getType()).getElementType();
+  double rootDim = std::sqrt(static_cast<double>(a.keyDim));
+  SmallVector<IteratorType> parallel(2, IteratorType::parallel);
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  Value split = generic2d(
+      b, loc, {zRows, rstd, paramRow(a.gamma), paramRow(a.beta)},
+      {identity, rowMap(b), columnMap(b), columnMap(b)},
+      emptyLike(b, loc, zRows, type), parallel,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value scale =
+            fromF32(nb, nloc,
+                    arith::AddFOp::create(nb, nloc, toF32(nb, nloc, args[2]),
+                                          f32Constant(nb, nloc, 1.0)),
+                    paramType);
+        scale = toF32(
+            nb, nloc,
+            fromF32(nb, nloc,
+                    arith::DivFOp::create(nb, nloc, toF32(nb, nloc, scale),
+                                          f32Constant(nb, nloc, rootDim)),
+                    paramType));
+        Value normed =
+            arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]), args[1]);
+        Value scaled = arith::MulFOp::create(nb, nloc, normed, scale);
+        Value shifted =
+            arith::AddFOp::create(nb, nloc, scaled, toF32(nb, nloc, args[3]));
+        return fromF32(nb, nloc, shifted, type);
+      });
+  if (!a.start || a.ropeHeads == 0)
+    return split;
+
+  // Rope: cos/sin (size, dk/2) of pos·f_j, pos = start + offset + i, then
+  // the even/odd pairs (stride-2 slices) rotated into (size, dk/2, 2).
+  int64_t half = a.keyDim / 2;
+  Value first = arith::AddIOp::create(
+      b, loc, a.start,
+      arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                 indexValue(b, loc, offset)));
+  Value angleInit = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{size, b.getIndexAttr(half)},
+      b.getF32Type());
+  SmallVector<Value> angles = elementwise(
+      b, loc, a.inverseFrequency, columnMap(b),
+      ValueRange{angleInit, angleInit},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value position = arith::AddIOp::create(
+            nb, nloc, first,
+            arith::IndexCastOp::create(nb, nloc, nb.getI64Type(),
+                                       linalg::IndexOp::create(nb, nloc, 0)));
+        Value angle = arith::MulFOp::create(
+            nb, nloc,
+            arith::SIToFPOp::create(nb, nloc, nb.getF32Type(), position),
+            args[0]);
+        return SmallVector<Value>{math::CosOp::create(nb, nloc, angle),
+                                  math::SinOp::create(nb, nloc, angle)};
+      });
+  auto pairs = [&](int64_t parity) -> Value {
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                         b.getIndexAttr(parity)};
+    SmallVector<OpFoldResult> sizes = {size, b.getIndexAttr(half)};
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(2)};
+    return tensor::ExtractSliceOp::create(b, loc, split, offsets, sizes,
+                                          strides);
+  };
+  Value rotates;
+  if (a.ropeHeads < a.heads) {
+    Value limit = arith::ConstantIndexOp::create(b, loc, a.ropeHeads);
+    rotates =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, head, limit);
+  }
+  MLIRContext *ctx = b.getContext();
+  AffineExpr d0, d1;
+  bindDims(ctx, d0, d1);
+  AffineMap perPair = AffineMap::get(3, 0, {d0, d1}, ctx);
+  Value pairInit = tensor::EmptyOp::create(
+      b, loc,
+      ArrayRef<OpFoldResult>{size, b.getIndexAttr(half), b.getIndexAttr(2)},
+      type);
+  Value rotated = elementwise(
+      b, loc, ValueRange{pairs(0), pairs(1), angles[0], angles[1]},
+      {perPair, perPair, perPair, perPair}, pairInit,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value x0 = toF32(nb, nloc, args[0]);
+        Value x1 = toF32(nb, nloc, args[1]);
+        Value c = args[2], sn = args[3];
+        // (x0 + i x1) * (c + i s)
+        Value re = arith::SubFOp::create(
+            nb, nloc, arith::MulFOp::create(nb, nloc, x0, c),
+            arith::MulFOp::create(nb, nloc, x1, sn));
+        Value im = arith::AddFOp::create(
+            nb, nloc, arith::MulFOp::create(nb, nloc, x0, sn),
+            arith::MulFOp::create(nb, nloc, x1, c));
+        Value isReal =
+            arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq,
+                                  linalg::IndexOp::create(nb, nloc, 2),
+                                  arith::ConstantIndexOp::create(nb, nloc, 0));
+        Value value = fromF32(
+            nb, nloc, arith::SelectOp::create(nb, nloc, isReal, re, im), type);
+        if (rotates) {
+          Value kept =
+              arith::SelectOp::create(nb, nloc, isReal, args[0], args[1]);
+          value = arith::SelectOp::create(nb, nloc, rotates, value, kept);
+        }
+        return SmallVector<Value>{value};
+      })[0];
+  return tensor::CollapseShapeOp::create(
+      b, loc, rotated, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+}
+
 /// A block of queries: rows [start, start + size) of the call.
 struct QueryTile {
   Value batch, head;
@@ -237,6 +410,8 @@ struct KeyTile {
 struct KeySource {
   Value keys, values, seg;
   bool causalMask;
+  /// The keys are formed from z by the z split prologue (splitRows).
+  bool fromSplit = false;
 };
 
 /// S = Q Kᵀ (f32, (queries, keys)) with masked entries set to -inf.
@@ -303,8 +478,10 @@ SmallVector<Value> forKeyTiles(OpBuilder &b, Location loc, const Attention &a,
         KeyTile kt;
         kt.start = j;
         kt.size = clampedSize(lb, lloc, j, upper, a.keyTile);
-        kt.keys =
-            headRows(lb, lloc, source.keys, qt.batch, j, kt.size, qt.head);
+        kt.keys = source.fromSplit
+                      ? splitRows(lb, lloc, a, 1, qt.batch, j, kt.size, qt.head)
+                      : headRows(lb, lloc, source.keys, qt.batch, j, kt.size,
+                                 qt.head);
         kt.values =
             headRows(lb, lloc, source.values, qt.batch, j, kt.size, qt.head);
         if (source.seg)
@@ -320,8 +497,9 @@ SmallVector<Value> forKeyTiles(OpBuilder &b, Location loc, const Attention &a,
 SmallVector<Value> visitWindow(OpBuilder &b, Location loc, const Attention &a,
                                const QueryTile &qt, Value chunk,
                                ValueRange state, KeyStepFn step) {
-  KeySource current{a.k, a.v, a.seg, true};
-  KeySource previous{a.k, a.v, a.seg, false}; // entirely in the past
+  bool fromSplit = static_cast<bool>(a.z);
+  KeySource current{a.k, a.v, a.seg, true, fromSplit};
+  KeySource previous{a.k, a.v, a.seg, false, fromSplit}; // in the past
   KeySource cache{a.prevK, a.prevV, a.prevSeg, false};
   OpFoldResult chunkStart = scaled(b, loc, chunk, a.chunkLength, 0);
   SmallVector<Value> s(state);
@@ -542,7 +720,10 @@ QueryTile queryTile(OpBuilder &b, Location loc, const Attention &a,
   qt.head = tile.head;
   qt.start = tile.start;
   qt.size = tile.size;
-  qt.q = headRows(b, loc, a.q, tile.batch, tile.start, tile.size, tile.head);
+  qt.q =
+      a.z ? splitRows(b, loc, a, 0, tile.batch, tile.start, tile.size,
+                      tile.head)
+          : headRows(b, loc, a.q, tile.batch, tile.start, tile.size, tile.head);
   if (a.seg)
     qt.seg = rowEntries(b, loc, a.seg, tile.batch, tile.start, tile.size);
   return qt;
@@ -574,14 +755,52 @@ Type elementTypeOfValue(Value value) {
   return cast<RankedTensorType>(value.getType()).getElementType();
 }
 
-LogicalResult lowerForward(RewriterBase &rewriter, ChunkAttentionOp op,
+/// The epilogue of gecko.fused_chunk_attention on an f32 output tile `out`:
+/// round(out)·gate + addend (as gecko.chunk_attention followed by
+/// gecko.gated_add computes it), in `type`.
+Value epilogue(OpBuilder &b, Location loc, const Attention &a,
+               const WindowTile &tile, Value out, Type type) {
+  SmallVector<Value> inputs = {out, headRows(b, loc, a.addend, tile.batch,
+                                             tile.start, tile.size, tile.head)};
+  if (a.gate)
+    inputs.push_back(
+        headRows(b, loc, a.gate, tile.batch, tile.start, tile.size, tile.head));
+  SmallVector<AffineMap> maps(inputs.size(), b.getMultiDimIdentityMap(2));
+  SmallVector<IteratorType> parallel(2, IteratorType::parallel);
+  return generic2d(
+      b, loc, inputs, maps, emptyLike(b, loc, out, type), parallel,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value x = toF32(nb, nloc, fromF32(nb, nloc, args[0], type));
+        if (a.gate)
+          x = arith::MulFOp::create(nb, nloc, x, toF32(nb, nloc, args[2]));
+        x = arith::AddFOp::create(nb, nloc, x, toF32(nb, nloc, args[1]));
+        return fromF32(nb, nloc, x, type);
+      });
+}
+
+template <typename OpTy>
+LogicalResult lowerForward(RewriterBase &rewriter, OpTy op,
                            const GeckoTileSizes &tiles) {
   FailureOr<Attention> analysed = analyse(op, tiles);
   if (failed(analysed))
     return failure();
-  const Attention &a = *analysed;
+  Attention &a = *analysed;
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
+  Value keyCache;
+  if constexpr (std::is_same_v<OpTy, FusedChunkAttentionOp>) {
+    keyCache = op.getKeyCache();
+    if (a.start) {
+      a.ropeHeads = op.getNumRopeHeads()
+                        ? static_cast<int64_t>(*op.getNumRopeHeads())
+                        : a.heads;
+      if (a.start.getType().isIndex())
+        a.start = arith::IndexCastOp::create(rewriter, loc,
+                                             rewriter.getI64Type(), a.start);
+      a.inverseFrequency = ropeInverseFrequencies(
+          rewriter, loc, a.keyDim, op.getRopeBase()->convertToDouble());
+    }
+  }
   auto resultType = cast<RankedTensorType>(op.getOut().getType());
   Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
                                        resultType.getElementType());
@@ -596,9 +815,27 @@ LogicalResult lowerForward(RewriterBase &rewriter, ChunkAttentionOp op,
               return onlineSoftmaxStep(sb, sloc, a, qt, kt, st);
             });
         Value out = finishSoftmax(b, tloc, state, false).first;
+        if (a.addend)
+          return SmallVector<Value>{
+              epilogue(b, tloc, a, tile, out, resultType.getElementType())};
         return SmallVector<Value>{
             roundTo(b, tloc, out, resultType.getElementType())};
       });
+  if (keyCache) {
+    // The rows the cache keeps: keys [L - kept, L), formed once more from z
+    // by a forall of its own (B, H, kept / query tile).
+    auto type = cast<RankedTensorType>(keyCache.getType());
+    int64_t kept = type.getDimSize(1);
+    Value cacheInit = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                              type.getElementType());
+    results.push_back(buildWindowForall(
+        rewriter, loc, a.batch, a.heads, 1, kept, a.queryTile, cacheInit,
+        [&](OpBuilder &b, Location tloc, const WindowTile &tile) {
+          OpFoldResult row = scaled(b, tloc, tile.start, 1, a.length - kept);
+          return SmallVector<Value>{
+              splitRows(b, tloc, a, 1, tile.batch, row, tile.size, tile.head)};
+        })[0]);
+  }
   rewriter.replaceOp(op, results);
   return success();
 }
@@ -811,6 +1048,8 @@ LogicalResult lowerChunkAttentionOp(RewriterBase &rewriter, Operation *op,
                                     const GeckoTileSizes &tiles) {
   if (auto forward = dyn_cast<ChunkAttentionOp>(op))
     return lowerForward(rewriter, forward, tiles);
+  if (auto fused = dyn_cast<FusedChunkAttentionOp>(op))
+    return lowerForward(rewriter, fused, tiles);
   return lowerBackward(rewriter, cast<ChunkAttentionGradOp>(op), tiles);
 }
 

@@ -27,20 +27,6 @@ namespace mlir::gecko {
 
 namespace {
 
-/// f_j = 1 / fp32(base^(2j/d)), j < d/2, as an f32 constant tensor.
-Value inverseFrequencies(OpBuilder &b, Location loc, int64_t headDim,
-                         double base) {
-  SmallVector<float> table;
-  for (int64_t j = 0; j < headDim / 2; ++j) {
-    float frequency = static_cast<float>(
-        std::pow(base, static_cast<double>(2 * j) / headDim));
-    table.push_back(1.0f / frequency);
-  }
-  auto type = RankedTensorType::get({headDim / 2}, b.getF32Type());
-  return arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(type, ArrayRef<float>(table)));
-}
-
 /// cos and sin (tokens, d/2) f32 of the angles of positions
 /// start + tokenOffset + t.
 std::pair<Value, Value> angleTable(OpBuilder &b, Location loc,
@@ -118,7 +104,7 @@ LogicalResult lowerRopeOp(RewriterBase &rewriter, Operation *operation,
   if (start.getType().isIndex())
     start = arith::IndexCastOp::create(b, loc, b.getI64Type(), start);
   Value inverseFrequency =
-      inverseFrequencies(b, loc, headDim, baseAttr.getValueAsDouble());
+      ropeInverseFrequencies(b, loc, headDim, baseAttr.getValueAsDouble());
   Type elementType = xType.getElementType();
 
   MLIRContext *ctx = b.getContext();

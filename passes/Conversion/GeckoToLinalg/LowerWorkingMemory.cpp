@@ -36,6 +36,7 @@
 
 #include <cmath>
 #include <optional>
+#include <type_traits>
 
 namespace mlir::gecko {
 
@@ -271,19 +272,75 @@ struct Config {
 
 /// The f32 inputs of one (batch, head).
 struct HeadInputs {
-  Value q;      // (L, dz)
-  Value keys;   // (T + L, dz)
-  Value values; // (T + L, dv)
-  Value seg;    // (T + L) i64, or null
-  Value memory; // (dz, dv)
-  Value lnt;    // (dz)
-  Value memSeg; // i64: segment of the memory's content, or null
-  Value dout;   // (L, dv) (backward)
+  Value q;        // (L, dz)
+  Value keys;     // (T + L, dz)
+  Value values;   // (T + L, dv)
+  Value seg;      // (T + L) i64, or null
+  Value memory;   // (dz, dv)
+  Value lnt;      // (dz)
+  Value memSeg;   // i64: segment of the memory's content, or null
+  Value dout;     // (L, dv) (backward)
+  Value callKeys; // (L, dz): ak of the call (the fused op's key cache rows)
 };
 
 struct OpOperands {
   Value aq, ak, v, memory, lnt, prevK, prevV, seg, prevSeg, prevCount;
+  // gecko.fused_working_memory: aq, ak are formed from z (B, L, H, dz) with
+  // rows 2, 3 of gamma, beta (4, H, dz) (aq, ak null).
+  Value z, gamma, beta;
+  double eps = 0.0;
 };
+
+/// The z split prologue of gecko.fused_working_memory: row `row` (2: aq,
+/// 3: ak) of head (b, h), (L, dz) f32, formed as gecko.z_split does: f32 sum
+/// of squares over dz, zn = z·rsqrt(sum/dz + eps), zn·s + beta rounded to the
+/// activation type, s = (gamma + 1)/sqrt(dz) rounded to the parameter type.
+Value splitRows(Emitter &e, const Config &cfg, const OpOperands &ops,
+                Value bIdx, Value hIdx, int64_t row) {
+  OpBuilder &b = e.b;
+  OpFoldResult zero = b.getIndexAttr(0), bi = bIdx, hi = hIdx;
+  Type type = cast<RankedTensorType>(ops.z.getType()).getElementType();
+  Type paramType = cast<RankedTensorType>(ops.gamma.getType()).getElementType();
+  Value z = e.slice(ops.z, {bi, zero, hi, zero}, {1, cfg.length, 1, cfg.keyDim},
+                    {cfg.length, cfg.keyDim});
+  auto param = [&](Value p) {
+    return e.slice(p, {b.getIndexAttr(row), hi, zero}, {1, 1, cfg.keyDim},
+                   {cfg.keyDim});
+  };
+  double inverseSize = 1.0 / static_cast<double>(cfg.keyDim);
+  double rootDim = std::sqrt(static_cast<double>(cfg.keyDim));
+  double eps = ops.eps;
+  Value squares = e.sum(z, 1, [](OpBuilder &nb, Location nl, ValueRange a) {
+    return arith::MulFOp::create(nb, nl, a[0], a[0]).getResult();
+  });
+  Value rstd = e.map1(squares, [&](OpBuilder &nb, Location nl, ValueRange a) {
+    Value mean =
+        arith::MulFOp::create(nb, nl, a[0], f32Constant(nb, nl, inverseSize));
+    Value shifted =
+        arith::AddFOp::create(nb, nl, mean, f32Constant(nb, nl, eps));
+    return math::RsqrtOp::create(nb, nl, shifted).getResult();
+  });
+  return e.map(
+      {z, rstd, param(ops.gamma), param(ops.beta)},
+      {e.map(2, {0, 1}), e.map(2, {0}), e.map(2, {1}), e.map(2, {1})},
+      {cfg.length, cfg.keyDim}, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        // a[2], a[3]: gamma, beta already extended to f32 (exact).
+        Value scale = fromF32(
+            nb, nl,
+            arith::AddFOp::create(nb, nl, a[2], f32Constant(nb, nl, 1.0)),
+            paramType);
+        scale =
+            toF32(nb, nl,
+                  fromF32(nb, nl,
+                          arith::DivFOp::create(nb, nl, toF32(nb, nl, scale),
+                                                f32Constant(nb, nl, rootDim)),
+                          paramType));
+        Value normed = arith::MulFOp::create(nb, nl, a[0], a[1]);
+        Value scaled = arith::MulFOp::create(nb, nl, normed, scale);
+        Value shifted = arith::AddFOp::create(nb, nl, scaled, a[3]);
+        return toF32(nb, nl, fromF32(nb, nl, shifted, type));
+      });
+}
 
 HeadInputs loadHead(Emitter &e, const Config &cfg, const OpOperands &ops,
                     Value bIdx, Value hIdx) {
@@ -294,8 +351,11 @@ HeadInputs loadHead(Emitter &e, const Config &cfg, const OpOperands &ops,
     return e.slice(src, {bi, zero, hi, zero}, {1, n, 1, d}, {n, d});
   };
   HeadInputs in;
-  in.q = rows4(ops.aq, cfg.length, cfg.keyDim);
-  Value k = rows4(ops.ak, cfg.length, cfg.keyDim);
+  in.q = ops.z ? splitRows(e, cfg, ops, bIdx, hIdx, 2)
+               : rows4(ops.aq, cfg.length, cfg.keyDim);
+  Value k = ops.z ? splitRows(e, cfg, ops, bIdx, hIdx, 3)
+                  : rows4(ops.ak, cfg.length, cfg.keyDim);
+  in.callKeys = k;
   Value v = rows4(ops.v, cfg.length, cfg.valueDim);
   if (cfg.cache) {
     Value keys = e.empty({total, cfg.keyDim});
@@ -799,7 +859,12 @@ scf::ForallOp buildHeadForall(
 }
 
 template <typename OpTy> FailureOr<Config> configOf(OpTy op) {
-  auto aq = cast<RankedTensorType>(op.getAq().getType());
+  Value primary;
+  if constexpr (std::is_same_v<OpTy, FusedWorkingMemoryOp>)
+    primary = op.getZ();
+  else
+    primary = op.getAq();
+  auto aq = cast<RankedTensorType>(primary.getType());
   auto v = cast<RankedTensorType>(op.getV().getType());
   for (Value operand : op->getOperands())
     if (!cast<ShapedType>(operand.getType()).hasStaticShape())
@@ -834,12 +899,25 @@ template <typename OpTy> OpOperands operandsOf(OpTy op) {
           op.getPrevSeg(), op.getPrevCount()};
 }
 
+OpOperands operandsOf(FusedWorkingMemoryOp op) {
+  OpOperands ops{Value(),          Value(),     op.getV(),
+                 op.getMemory(),   op.getLnt(), op.getPrevK(),
+                 op.getPrevV(),    op.getSeg(), op.getPrevSeg(),
+                 op.getPrevCount()};
+  ops.z = op.getZ();
+  ops.gamma = op.getGamma();
+  ops.beta = op.getBeta();
+  ops.eps = op.getEps().convertToDouble();
+  return ops;
+}
+
 Value emptyOf(OpBuilder &b, Location loc, Type type) {
   auto t = cast<RankedTensorType>(type);
   return tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType());
 }
 
-LogicalResult lowerForward(RewriterBase &rewriter, WorkingMemoryOp op) {
+template <typename OpTy>
+LogicalResult lowerForward(RewriterBase &rewriter, OpTy op) {
   FailureOr<Config> cfg = configOf(op);
   if (failed(cfg))
     return failure();
@@ -850,6 +928,14 @@ LogicalResult lowerForward(RewriterBase &rewriter, WorkingMemoryOp op) {
       emptyOf(rewriter, loc, op.getOut().getType()),
       emptyOf(rewriter, loc, op.getNewMemory().getType()),
       emptyOf(rewriter, loc, op.getNewLnt().getType())};
+  // gecko.fused_working_memory's key cache: ak rows [L - kept, L).
+  int64_t kept = 0;
+  if constexpr (std::is_same_v<OpTy, FusedWorkingMemoryOp>) {
+    if (Value keyCache = op.getKeyCache()) {
+      kept = cast<RankedTensorType>(keyCache.getType()).getDimSize(1);
+      outputs.push_back(emptyOf(rewriter, loc, keyCache.getType()));
+    }
+  }
   auto forall = buildHeadForall(
       rewriter, loc, cfg->batch, cfg->heads, outputs,
       [&](OpBuilder &b, Value bi, Value hi, ValueRange shared) {
@@ -859,6 +945,11 @@ LogicalResult lowerForward(RewriterBase &rewriter, WorkingMemoryOp op) {
         insertHead(b, loc, out, shared[0], bi, hi, true);
         insertHead(b, loc, state.memory, shared[1], bi, hi, false);
         insertHead(b, loc, state.lnt, shared[2], bi, hi, false);
+        if (kept > 0)
+          insertHead(
+              b, loc,
+              e.rows(in.callKeys, b.getIndexAttr(cfg->length - kept), kept),
+              shared[3], bi, hi, true);
       });
   rewriter.replaceOp(op, forall.getResults());
   return success();
@@ -925,6 +1016,8 @@ LogicalResult lowerWorkingMemoryOp(RewriterBase &rewriter, Operation *op,
   (void)tiles; // one forall iteration per (batch, head); chunk from the op
   if (auto forward = dyn_cast<WorkingMemoryOp>(op))
     return lowerForward(rewriter, forward);
+  if (auto fused = dyn_cast<FusedWorkingMemoryOp>(op))
+    return lowerForward(rewriter, fused);
   return lowerBackward(rewriter, cast<WorkingMemoryGradOp>(op));
 }
 

@@ -8,6 +8,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
+#include <cmath>
+
 namespace mlir::gecko {
 
 namespace {
@@ -170,6 +172,19 @@ SmallVector<Value> elementwise(
         linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
       });
   return llvm::to_vector_of<Value>(generic.getResults());
+}
+
+Value ropeInverseFrequencies(OpBuilder &b, Location loc, int64_t headDim,
+                             double base) {
+  SmallVector<float> table;
+  for (int64_t j = 0; j < headDim / 2; ++j) {
+    float frequency = static_cast<float>(
+        std::pow(base, static_cast<double>(2 * j) / headDim));
+    table.push_back(1.0f / frequency);
+  }
+  auto type = RankedTensorType::get({headDim / 2}, b.getF32Type());
+  return arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(type, ArrayRef<float>(table)));
 }
 
 } // namespace mlir::gecko

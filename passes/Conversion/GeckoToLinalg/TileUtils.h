@@ -77,6 +77,11 @@ SmallVector<Value> elementwise(
     ArrayRef<AffineMap> inputMaps, ValueRange outputs,
     function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body);
 
+/// The rope inverse frequencies f_j = 1 / fp32(base^(2j/d)), j < d/2, as an
+/// f32 constant tensor (the reference's checkpoint buffer, spec §4).
+Value ropeInverseFrequencies(OpBuilder &b, Location loc, int64_t headDim,
+                             double base);
+
 } // namespace mlir::gecko
 
 #endif // GECKO_PASSES_CONVERSION_GECKOTOLINALG_TILEUTILS_H

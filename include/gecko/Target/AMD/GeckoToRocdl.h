@@ -68,6 +68,10 @@ struct GeckoToRocdlOptions : public PassPipelineOptions<GeckoToRocdlOptions> {
   PassOptions::Option<int64_t> attentionKeyTile{
       *this, "attention-key-tile",
       llvm::cl::desc("chunk_attention keys per inner step"), llvm::cl::init(8)};
+  PassOptions::Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Attention prologue / epilogue fusion first"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> copyArguments{
       *this, "copy-arguments",
       llvm::cl::desc("Copy memref arguments into managed memory at entry "

@@ -38,6 +38,8 @@ struct GpuCommonConfig {
   int64_t cemaChannelBlock = 16;
   int64_t attentionQueryTile = 16;
   int64_t attentionKeyTile = 8;
+  /// gecko-fuse-attention-prologue / -epilogue before the tiling.
+  bool fuseAttention = false;
   int64_t blockSize = 128;
   /// gecko-host-buffers-to-device's copy-arguments.
   bool copyArguments = true;

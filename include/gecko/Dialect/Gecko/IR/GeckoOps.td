@@ -489,6 +489,96 @@ def Gecko_WorkingMemoryGradOp : Gecko_PureOp<"working_memory_grad",
 }
 
 //===----------------------------------------------------------------------===//
+// Fused attention prologue / epilogue (gecko-fuse-attention-prologue,
+// gecko-fuse-attention-epilogue; docs/passes/fusion.md)
+//===----------------------------------------------------------------------===//
+
+def Gecko_FusedChunkAttentionOp : Gecko_PureOp<"fused_chunk_attention",
+    [AttrSizedOperandSegments]> {
+  let summary = "sliding chunk attention with a fused prologue / epilogue";
+  let description = [{
+    `gecko.chunk_attention` (spec §5; same `path`, `cache`, `segments`,
+    `chunk_size`, `causal`) whose queries/keys and output are formed in the
+    attention kernel instead of being read from / written to tensors of
+    their own. Exactly one of the two prologues:
+
+    - `qk(%q, %k)`: plain queries and keys `(B, L, H, dk)`, as the unfused op;
+    - `zsplit(%z, %gamma, %beta)`: the z split of spec §3 done per tile.
+      `z (B, L, H, dk)` is the un-normalised projection (head-split view of
+      the input of `gecko.z_split`), `gamma, beta (4, H, dk)` its
+      parameters. Each tile normalises its rows of z per head
+      (`eps`, required here) and forms
+      `q = zn·(γ₀+1)/√dk + β₀`, `k = zn·(γ₁+1)/√dk + β₁` (rounded to the
+      activation type as `gecko.z_split` does); with `rope(%start)`
+      (`rope_base`, optional `num_rope_heads`) both are then rotated as by
+      `gecko.rope`. The cache `prev_k` holds already-rotated keys.
+
+    Optional epilogue `epilogue(%addend [, gate %gate])`, both
+    `(B, L, H, dv)`: the result is `attention·gate + addend` (the MEGA
+    block's `sca·r + awm`), written once.
+
+    Results: `out (B, L, H, dv)` and, only with `zsplit` and when asked for
+    (second result type), `key_cache (B, min(L, C), H, dk)`: the rotated
+    keys of the call's last `min(L, C)` tokens — exactly the rows the §9
+    cache update keeps (`[L − C, L)` on the chunked path, all L rows on the
+    short path), so that streaming never needs the full k.
+  }];
+  let arguments = (ins Gecko_ChunkPathAttr:$path,
+      Optional<Gecko_FloatTensor>:$q, Optional<Gecko_FloatTensor>:$k,
+      Optional<Gecko_FloatTensor>:$z, Optional<Gecko_FloatTensor>:$gamma,
+      Optional<Gecko_FloatTensor>:$beta, Optional<Gecko_Position>:$start,
+      Gecko_FloatTensor:$v,
+      Optional<Gecko_FloatTensor>:$prev_k, Optional<Gecko_FloatTensor>:$prev_v,
+      Optional<Gecko_IdTensor>:$seg, Optional<Gecko_IdTensor>:$prev_seg,
+      Optional<Gecko_FloatTensor>:$addend, Optional<Gecko_FloatTensor>:$gate,
+      I64Attr:$chunk_size, UnitAttr:$causal, OptionalAttr<F64Attr>:$eps,
+      OptionalAttr<F64Attr>:$rope_base, OptionalAttr<I64Attr>:$num_rope_heads);
+  let results = (outs Gecko_FloatTensor:$out,
+      Optional<Gecko_FloatTensor>:$key_cache);
+  let assemblyFormat = [{
+    $path (`qk` `(` $q^ `,` $k `)`)?
+    (`zsplit` `(` $z^ `,` $gamma `,` $beta `)`)? (`rope` `(` $start^ `)`)?
+    `values` `(` $v `)` (`cache` `(` $prev_k^ `,` $prev_v `)`)?
+    (`segments` `(` $seg^ (`,` $prev_seg^)? `)`)?
+    (`epilogue` `(` $addend^ (`,` `gate` $gate^)? `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Gecko_FusedWorkingMemoryOp : Gecko_PureOp<"fused_working_memory",
+    [AttrSizedOperandSegments]> {
+  let summary = "adaptive working memory with the z split in its prologue";
+  let description = [{
+    `gecko.working_memory` (spec §6; same `path`, `memory`, `cache`,
+    `segments`, `chunk_size`) whose `aq, ak` are formed per (batch, head)
+    from `zsplit(%z, %gamma, %beta)` (`z (B, L, H, dz)` un-normalised,
+    `gamma, beta (4, H, dz)`, rows 2 and 3; `eps` of the per-head norm) as
+    `gecko.z_split` computes them, instead of being read from tensors.
+
+    Results: `out`, `new_memory`, `new_lnt` as `gecko.working_memory` and,
+    when asked for (fourth result type), `key_cache (B, min(L, C), H, dz)`:
+    `ak` of the call's last `min(L, C)` tokens, the rows the §9 cache
+    update keeps.
+  }];
+  let arguments = (ins Gecko_ChunkPathAttr:$path, Gecko_FloatTensor:$z,
+      Gecko_FloatTensor:$gamma, Gecko_FloatTensor:$beta, Gecko_FloatTensor:$v,
+      Optional<Gecko_FloatTensor>:$memory, Optional<Gecko_F32Tensor>:$lnt,
+      Optional<Gecko_FloatTensor>:$prev_k, Optional<Gecko_FloatTensor>:$prev_v,
+      Optional<Gecko_IdTensor>:$seg, Optional<Gecko_IdTensor>:$prev_seg,
+      Optional<Gecko_IdTensor>:$prev_count, I64Attr:$chunk_size,
+      F64Attr:$eps);
+  let results = (outs Gecko_FloatTensor:$out, Gecko_FloatTensor:$new_memory,
+      Gecko_F32Tensor:$new_lnt, Optional<Gecko_FloatTensor>:$key_cache);
+  let assemblyFormat = [{
+    $path `zsplit` `(` $z `,` $gamma `,` $beta `)` `values` `(` $v `)`
+    (`memory` `(` $memory^ `,` $lnt `)`)?
+    (`cache` `(` $prev_k^ `,` $prev_v `)`)?
+    (`segments` `(` $seg^ (`,` $prev_seg^ `,` $prev_count)? `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Model-graph operators (spec §7)
 //===----------------------------------------------------------------------===//
 
