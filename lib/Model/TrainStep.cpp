@@ -231,8 +231,12 @@ Expected<func::FuncOp> buildTrainStepFunction(ModuleOp module, StringRef name,
     resultTypes.push_back(argType(b, a));
   auto func = func::FuncOp::create(b, loc, name,
                                    b.getFunctionType(argTypes, resultTypes));
-  for (auto [i, a] : llvm::enumerate(sig->args))
+  // The caller's parameters must survive the call (one-shot bufferization
+  // would otherwise reuse argument buffers for results).
+  for (auto [i, a] : llvm::enumerate(sig->args)) {
     func.setArgAttr(i, "gecko.name", b.getStringAttr(a.name));
+    func.setArgAttr(i, "bufferization.writable", b.getBoolAttr(false));
+  }
   for (auto [i, a] : llvm::enumerate(sig->results))
     func.setResultAttr(i, "gecko.name", b.getStringAttr(a.name));
   Block *entry = func.addEntryBlock();

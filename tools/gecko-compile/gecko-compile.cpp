@@ -2,6 +2,7 @@
 //
 // gecko-compile --config=c.json -o out.gecko [--target=cpu] [--batch=N]
 //   [--multi-document] [--quiet] [--dump-ir-after=<stage>] [--dump-dir=DIR]
+//   [--train [--train-length=L] [--micro-batch=B]]
 //
 // Builds the gecko IR of two streaming calls of the model (model builder,
 // include/gecko/Model/ModelBuilder.h): "first_chunk" (the first C tokens,
@@ -13,6 +14,8 @@
 // output is replaced only when it is a gecko artifact.
 //
 //===----------------------------------------------------------------------===//
+
+#include "TrainEntries.h"
 
 #include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
 #include "gecko/Execution/AotCompiler.h"
@@ -77,6 +80,21 @@ cl::opt<bool> multiDocument(
     cl::desc("Multi-document mode: tokens == bos_id start a new document "
              "(segment ids in the state)"),
     cl::cat(category));
+cl::opt<bool> train("train",
+                    cl::desc("Also compile the training entries train_step, "
+                             "optimizer_step, accumulate_grads "
+                             "(docs/training.md)"),
+                    cl::cat(category));
+cl::opt<int64_t> trainLength("train-length",
+                             cl::desc("Tokens per training row (default "
+                                      "4 * chunk_size)"),
+                             cl::init(0), cl::value_desc("L"),
+                             cl::cat(category));
+cl::opt<int64_t> microBatch("micro-batch",
+                            cl::desc("Rows per train_step call (default "
+                                     "--batch)"),
+                            cl::init(0), cl::value_desc("B"),
+                            cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 cl::list<std::string> dumpAfter(
@@ -563,6 +581,14 @@ int main(int argc, char **argv) {
     if (!func)
       return fail(llvm::toString(func.takeError()));
   }
+  gecko::model::TrainSpec trainSpec{
+      microBatch > 0 ? int64_t(microBatch) : int64_t(batch),
+      trainLength > 0 ? int64_t(trainLength) : 4 * config->chunk_size,
+      multiDocument};
+  if (train)
+    if (llvm::Error err =
+            gecko::compile::addTrainFunctions(*module, *config, trainSpec))
+      return fail(llvm::toString(std::move(err)));
   progress.done("build IR");
   dumper.dump("gecko", ".mlir",
               [&](llvm::raw_ostream &os) { module->print(os); });
@@ -607,6 +633,10 @@ int main(int argc, char **argv) {
       buildManifest(*config, batch, multiDocument, host, *firstSig, *chunkSig);
   if (!manifest)
     return fail(llvm::toString(manifest.takeError()));
+  if (train)
+    if (llvm::Error err = gecko::compile::addTrainManifest(*manifest, *config,
+                                                           trainSpec, describe))
+      return fail(llvm::toString(std::move(err)));
   llvm::SmallString<128> manifestPath(staging);
   llvm::sys::path::append(manifestPath, kManifest);
   if (llvm::Error err =
