@@ -36,6 +36,7 @@
 
 #include <cmath>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 
 namespace mlir::gecko {
@@ -291,19 +292,21 @@ struct OpOperands {
   double eps = 0.0;
 };
 
-/// The z split prologue of gecko.fused_working_memory: row `row` (2: aq,
-/// 3: ak) of head (b, h), (L, dz) f32, formed as gecko.z_split does: f32 sum
-/// of squares over dz, zn = z·rsqrt(sum/dz + eps), zn·s + beta rounded to the
-/// activation type, s = (gamma + 1)/sqrt(dz) rounded to the parameter type.
-Value splitRows(Emitter &e, const Config &cfg, const OpOperands &ops,
-                Value bIdx, Value hIdx, int64_t row) {
+/// The z split prologue of gecko.fused_working_memory: aq and ak (rows 2
+/// and 3) of head (b, h), (L, dz) f32 each, formed from one read of the
+/// head's z rows as gecko.z_split does: f32 sum of squares over dz,
+/// zn = z·rsqrt(sum/dz + eps), zn·s + beta rounded to the activation type,
+/// s = (gamma + 1)/sqrt(dz) rounded to the parameter type.
+std::pair<Value, Value> splitRows(Emitter &e, const Config &cfg,
+                                  const OpOperands &ops, Value bIdx,
+                                  Value hIdx) {
   OpBuilder &b = e.b;
   OpFoldResult zero = b.getIndexAttr(0), bi = bIdx, hi = hIdx;
   Type type = cast<RankedTensorType>(ops.z.getType()).getElementType();
   Type paramType = cast<RankedTensorType>(ops.gamma.getType()).getElementType();
   Value z = e.slice(ops.z, {bi, zero, hi, zero}, {1, cfg.length, 1, cfg.keyDim},
                     {cfg.length, cfg.keyDim});
-  auto param = [&](Value p) {
+  auto param = [&](Value p, int64_t row) {
     return e.slice(p, {b.getIndexAttr(row), hi, zero}, {1, 1, cfg.keyDim},
                    {cfg.keyDim});
   };
@@ -320,26 +323,30 @@ Value splitRows(Emitter &e, const Config &cfg, const OpOperands &ops,
         arith::AddFOp::create(nb, nl, mean, f32Constant(nb, nl, eps));
     return math::RsqrtOp::create(nb, nl, shifted).getResult();
   });
-  return e.map(
-      {z, rstd, param(ops.gamma), param(ops.beta)},
-      {e.map(2, {0, 1}), e.map(2, {0}), e.map(2, {1}), e.map(2, {1})},
-      {cfg.length, cfg.keyDim}, [&](OpBuilder &nb, Location nl, ValueRange a) {
-        // a[2], a[3]: gamma, beta already extended to f32 (exact).
-        Value scale = fromF32(
-            nb, nl,
-            arith::AddFOp::create(nb, nl, a[2], f32Constant(nb, nl, 1.0)),
-            paramType);
-        scale =
-            toF32(nb, nl,
-                  fromF32(nb, nl,
-                          arith::DivFOp::create(nb, nl, toF32(nb, nl, scale),
-                                                f32Constant(nb, nl, rootDim)),
-                          paramType));
-        Value normed = arith::MulFOp::create(nb, nl, a[0], a[1]);
-        Value scaled = arith::MulFOp::create(nb, nl, normed, scale);
-        Value shifted = arith::AddFOp::create(nb, nl, scaled, a[3]);
-        return toF32(nb, nl, fromF32(nb, nl, shifted, type));
-      });
+  auto split = [&](int64_t row) {
+    return e.map(
+        {z, rstd, param(ops.gamma, row), param(ops.beta, row)},
+        {e.map(2, {0, 1}), e.map(2, {0}), e.map(2, {1}), e.map(2, {1})},
+        {cfg.length, cfg.keyDim},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          // a[2], a[3]: gamma, beta already extended to f32 (exact).
+          Value scale = fromF32(
+              nb, nl,
+              arith::AddFOp::create(nb, nl, a[2], f32Constant(nb, nl, 1.0)),
+              paramType);
+          scale =
+              toF32(nb, nl,
+                    fromF32(nb, nl,
+                            arith::DivFOp::create(nb, nl, toF32(nb, nl, scale),
+                                                  f32Constant(nb, nl, rootDim)),
+                            paramType));
+          Value normed = arith::MulFOp::create(nb, nl, a[0], a[1]);
+          Value scaled = arith::MulFOp::create(nb, nl, normed, scale);
+          Value shifted = arith::AddFOp::create(nb, nl, scaled, a[3]);
+          return toF32(nb, nl, fromF32(nb, nl, shifted, type));
+        });
+  };
+  return {split(2), split(3)};
 }
 
 HeadInputs loadHead(Emitter &e, const Config &cfg, const OpOperands &ops,
@@ -351,10 +358,13 @@ HeadInputs loadHead(Emitter &e, const Config &cfg, const OpOperands &ops,
     return e.slice(src, {bi, zero, hi, zero}, {1, n, 1, d}, {n, d});
   };
   HeadInputs in;
-  in.q = ops.z ? splitRows(e, cfg, ops, bIdx, hIdx, 2)
-               : rows4(ops.aq, cfg.length, cfg.keyDim);
-  Value k = ops.z ? splitRows(e, cfg, ops, bIdx, hIdx, 3)
-                  : rows4(ops.ak, cfg.length, cfg.keyDim);
+  Value k;
+  if (ops.z) {
+    std::tie(in.q, k) = splitRows(e, cfg, ops, bIdx, hIdx);
+  } else {
+    in.q = rows4(ops.aq, cfg.length, cfg.keyDim);
+    k = rows4(ops.ak, cfg.length, cfg.keyDim);
+  }
   in.callKeys = k;
   Value v = rows4(ops.v, cfg.length, cfg.valueDim);
   if (cfg.cache) {

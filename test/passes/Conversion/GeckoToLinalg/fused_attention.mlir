@@ -99,13 +99,16 @@ func.func @sca_qk_bf16(%q: tensor<1x2x2x4xbf16>, %v: tensor<1x2x2x6xbf16>, %a: t
 
 // -----
 
-// Working memory: per (batch, head) aq = rows 2 and ak = row 3 of the z
-// split formed from the head's z rows; the key cache gets ak's last C rows.
+// Working memory: per (batch, head) aq = row 2 and ak = row 3 of the z
+// split, both formed from one read of the head's z rows (one norm); the key
+// cache gets ak's last C rows.
 // CHECK-LABEL: func.func @awm
 // CHECK:       scf.forall (%[[B:.+]], %[[H:.+]]) in (2, 2) shared_outs({{.*}}) -> (tensor<2x8x2x6xf32>, tensor<2x2x4x6xf32>, tensor<2x2x4xf32>, tensor<2x4x2x4xf32>)
 // CHECK:         %[[Z:.+]] = tensor.extract_slice %arg0[%[[B]], 0, %[[H]], 0] [1, 8, 1, 4] [1, 1, 1, 1] : tensor<2x8x2x4xf32> to tensor<8x4xf32>
-// CHECK:         tensor.extract_slice %arg1[2, %[[H]], 0] [1, 1, 4] [1, 1, 1] : tensor<4x2x4xf32> to tensor<4xf32>
 // CHECK:         math.rsqrt
+// CHECK-NOT:     tensor.extract_slice %arg0
+// CHECK:         tensor.extract_slice %arg1[2, %[[H]], 0] [1, 1, 4] [1, 1, 1] : tensor<4x2x4xf32> to tensor<4xf32>
+// CHECK-NOT:     tensor.extract_slice %arg0
 // CHECK:         tensor.extract_slice %arg1[3, %[[H]], 0] [1, 1, 4] [1, 1, 1] : tensor<4x2x4xf32> to tensor<4xf32>
 // CHECK:         %[[AK:.+]] = linalg.generic
 // CHECK:         scf.for
