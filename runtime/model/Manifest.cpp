@@ -278,7 +278,9 @@ Status parseManifest(const std::string &text, const std::string &name,
     } else if (spec.name == "chunk") {
       m.chunk = std::move(spec);
       haveChunk = true;
-    } // other entries: for later runtimes
+    } else { // other entries: for later runtimes
+      m.otherEntries.push_back(std::move(spec));
+    }
   }
   if (!haveFirst || !haveChunk)
     return Status::error(name + ": entries must include 'first_chunk' and "

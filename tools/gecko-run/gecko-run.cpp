@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Train.h"
+
 #include "gecko/Runtime/Json.h"
 #include "gecko/Runtime/Model.h"
 #include "gecko/Runtime/Safetensors.h"
@@ -44,6 +46,8 @@ const char *kUsage =
     "  generate  prefill a prompt, then decode new tokens\n"
     "  stream    run a long token stream in blocks; progress, tokens/s and\n"
     "            peak memory\n"
+    "  train     train an artifact compiled with --train (docs/training.md)\n"
+    "  make-task write a synthetic long-range recall task (token file)\n"
     "\n"
     "`gecko-run <command> --help` lists the options of a command.\n";
 
@@ -837,13 +841,18 @@ int main(int argc, char **argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  if (opts.command == "train")
+    return gecko::run::trainCommand(argc, argv);
+  if (opts.command == "make-task")
+    return gecko::run::makeTaskCommand(argc, argv);
   const char *help = opts.command == "score"      ? kScoreHelp
                      : opts.command == "generate" ? kGenerateHelp
                      : opts.command == "stream"   ? kStreamHelp
                                                   : nullptr;
   if (!help)
     return fail("unknown command '" + opts.command +
-                "' (score, generate, stream; see gecko-run --help)");
+                "' (score, generate, stream, train, make-task; see "
+                "gecko-run --help)");
   std::string error;
   if (!parseArgs(argc, argv, &opts, &error))
     return fail(error);

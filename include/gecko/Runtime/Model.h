@@ -67,6 +67,9 @@ struct Manifest {
   bool multiDocument = false;
   std::vector<TensorSpec> params, state;
   EntrySpec firstChunk, chunk;
+  /// Further entries (e.g. the training entries,
+  /// include/gecko/Runtime/Train.h).
+  std::vector<EntrySpec> otherEntries;
 };
 
 /// Parses the text of manifest.json; `name` names it in errors.
@@ -114,6 +117,8 @@ public:
   bool hasWeights() const { return !params.empty(); }
   /// The buffer of parameter i (manifest order), 64-byte aligned.
   const float *param(size_t i) const { return params[i]; }
+  /// The same buffer, writable (training updates it in place).
+  float *mutableParam(size_t i) { return params[i]; }
 
   /// Threads of the library's OpenMP loops (omp_set_num_threads of the
   /// OpenMP runtime model.so links; default: OMP_NUM_THREADS or all cores).
