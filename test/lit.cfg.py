@@ -18,6 +18,10 @@ config.substitutions.append(("%golden_dir", os.path.join(config.gecko_src_root, 
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
+# RUN lines may start with `not` or FileCheck anywhere (lit substitutes tools
+# only in some positions): put LLVM's tools on PATH for every test.
+config.environment["PATH"] = os.pathsep.join(
+    [config.llvm_tools_dir, config.environment.get("PATH", "")])
 
 tool_dirs = [config.gecko_tools_dir, config.llvm_tools_dir]
 tools = ["gecko-opt", "gecko-conform"]
