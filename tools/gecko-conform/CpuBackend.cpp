@@ -8,7 +8,8 @@
 // as missing.
 //
 // GECKO_CPU_BATCH_TILE / GECKO_CPU_TOKEN_TILE override the forall tile sizes
-// (tests use them to run partial tiles against the golden data).
+// (tests use them to run partial tiles against the golden data);
+// GECKO_CPU_FUSE_ATTENTION=1 runs the attention fusions (fuse-attention).
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,6 +51,9 @@ Error runKernel(const Kernel &kernel, CaseResults &results) {
   if (Error err =
           tileFromEnvironment("GECKO_CPU_TOKEN_TILE", options.tokenTileSize))
     return err;
+  // GECKO_CPU_FUSE_ATTENTION=1: gecko-to-cpu's fuse-attention.
+  if (const char *fuse = std::getenv("GECKO_CPU_FUSE_ATTENTION"))
+    options.fuseAttention = StringRef(fuse) == "1";
   auto values = exec::runKernel(kernel.inputs, kernel.body, options);
   if (!values)
     return values.takeError();
