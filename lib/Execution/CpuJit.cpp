@@ -202,6 +202,7 @@ CpuJit::compile(mlir::ModuleOp module, const CpuJitOptions &options) {
   pipeline.attentionKeyTile = options.attentionKeyTile;
   pipeline.linearColumnTile = options.linearColumnTile;
   pipeline.fuseAttention = options.fuseAttention;
+  pipeline.fuseNormEma = options.fuseNormEma;
   pipeline.vectorize = options.vectorize;
   pipeline.vectorInnerTile = options.vectorInnerTile;
   pipeline.contractionMTile = options.contractionMTile;

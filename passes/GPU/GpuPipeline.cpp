@@ -28,6 +28,8 @@ void buildGeckoGpuPreparePipeline(OpPassManager &pm,
     pm.addPass(createGeckoFuseAttentionPrologue());
     pm.addPass(createGeckoFuseAttentionEpilogue());
   }
+  if (config.fuseNormEma)
+    pm.addPass(createGeckoFuseNormEma());
   GeckoConvertToLinalgOptions tiling;
   tiling.batchTileSize = config.batchTileSize;
   tiling.tokenTileSize = config.tokenTileSize;

@@ -31,6 +31,8 @@ void buildGeckoToCpuPipeline(OpPassManager &pm,
     pm.addPass(createGeckoFuseAttentionPrologue());
     pm.addPass(createGeckoFuseAttentionEpilogue());
   }
+  if (options.fuseNormEma)
+    pm.addPass(createGeckoFuseNormEma());
   GeckoConvertToLinalgOptions tiling;
   tiling.batchTileSize = options.batchTileSize;
   tiling.tokenTileSize = options.tokenTileSize;

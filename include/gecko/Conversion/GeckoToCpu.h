@@ -60,6 +60,12 @@ struct GeckoToCpuOptions : public PassPipelineOptions<GeckoToCpuOptions> {
                      "first (z split + rope into the attention / memory "
                      "kernels, sca·r + awm into the attention epilogue)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> fuseNormEma{
+      *this, "fuse-norm-ema",
+      llvm::cl::desc("Run gecko-fuse-norm-ema first (timestep_norm -> cema "
+                     "-> rms_norm in one op that never writes the EMA "
+                     "output)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> vectorize{
       *this, "vectorize",
       llvm::cl::desc("Register-tile and vectorize the linalg ops "

@@ -71,6 +71,9 @@ struct CpuJitOptions {
   /// gecko-to-cpu's fuse-attention: the attention prologue / epilogue
   /// fusions (docs/passes/fusion.md).
   bool fuseAttention = false;
+  /// gecko-to-cpu's fuse-norm-ema: timestep_norm -> cema -> rms_norm as
+  /// one gecko.fused_norm_ema (docs/passes/fusion.md).
+  bool fuseNormEma = false;
   /// The vector stage of gecko-to-cpu (gecko-vectorize-cpu) and its
   /// register tiles; off: scalar loops.
   bool vectorize = true;

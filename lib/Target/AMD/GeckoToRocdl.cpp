@@ -49,6 +49,7 @@ void buildGeckoToRocdlPipeline(OpPassManager &pm,
   common.attentionQueryTile = options.attentionQueryTile;
   common.attentionKeyTile = options.attentionKeyTile;
   common.fuseAttention = options.fuseAttention;
+  common.fuseNormEma = options.fuseNormEma;
   common.copyArguments = options.copyArguments;
   if (options.mma) {
     std::string chip = options.chip;

@@ -72,6 +72,11 @@ struct GeckoToRocdlOptions : public PassPipelineOptions<GeckoToRocdlOptions> {
       *this, "fuse-attention",
       llvm::cl::desc("Attention prologue / epilogue fusion first"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> fuseNormEma{
+      *this, "fuse-norm-ema",
+      llvm::cl::desc("timestep_norm -> cema -> rms_norm fusion first "
+                     "(tiles hold (D, N) EMA state: small D only)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> copyArguments{
       *this, "copy-arguments",
       llvm::cl::desc("Copy memref arguments into managed memory at entry "

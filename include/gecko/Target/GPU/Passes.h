@@ -40,6 +40,8 @@ struct GpuCommonConfig {
   int64_t attentionKeyTile = 8;
   /// gecko-fuse-attention-prologue / -epilogue before the tiling.
   bool fuseAttention = false;
+  /// gecko-fuse-norm-ema before the tiling.
+  bool fuseNormEma = false;
   int64_t blockSize = 128;
   /// gecko-host-buffers-to-device's copy-arguments.
   bool copyArguments = true;
