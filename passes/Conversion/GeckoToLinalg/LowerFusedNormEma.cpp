@@ -309,7 +309,8 @@ tsn::ChunkTile chunkTile(OpBuilder &b, Location loc, const tsn::Geometry &geo,
 }
 
 /// tsn of the tile's groups [g0, g0 + gs): (1, c, gs, Dg) in the activation
-/// type and the same values as f32 (one tensor when the type is f32). The
+/// type and the same values as f32 (one tensor when the type is f32).
+/// `scan` and `carry` hold the statistics of exactly these groups. The
 /// tile keeps its unit batch dimension: LLVM 22's fold-memref-alias-ops
 /// mis-folds a multi-dimensional transfer_read of a rank-reducing subview of
 /// an expand_shape (the (B, L, G, Dg) view of x), see docs/passes/fusion.md.
@@ -324,10 +325,7 @@ std::pair<Value, Value> tsnTile(OpBuilder &b, Location loc, const FusedShape &s,
       tsn::correctedStats(b, loc, tile, scan, carry, geo);
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   OpFoldResult groups = b.getIndexAttr(gs);
-  Value mHat =
-      slice(b, loc, stats[0], {zero, zero, g0}, {one, tile.tokenSize, groups});
-  Value rstd =
-      slice(b, loc, stats[1], {zero, zero, g0}, {one, tile.tokenSize, groups});
+  Value mHat = stats[0], rstd = stats[1]; // (1, c, gs)
   OpFoldResult dg = b.getIndexAttr(geo.groupSize);
   Value x =
       slice(b, loc, o.norm.x4, {tile.batchOffset, tile.tokenOffset, g0, zero},
@@ -484,10 +482,26 @@ Cx localEnds(OpBuilder &b, Location loc, const FusedShape &s, const Operands &o,
   SmallVector<Value> ivs = forall.getInductionVars();
   tsn::ChunkTile tile = chunkTile(b, loc, geo, ivs[0], ivs[1]);
   int64_t blockChannels = s.groupBlock * geo.groupSize;
+  // The statistics of the tile's groups only (views, no copies).
+  tsn::LocalScan blockScan = scan;
+  tsn::ChunkCarry blockCarry = carry;
+  {
+    OpFoldResult zero = b.getIndexAttr(0);
+    OpFoldResult gs = b.getIndexAttr(s.groupBlock);
+    auto groupsOf = [&](Value v, int64_t second) {
+      return slice(b, loc, v, {zero, zero, ivs[2]},
+                   {b.getIndexAttr(geo.batch), b.getIndexAttr(second), gs});
+    };
+    blockScan.mean = groupsOf(scan.mean, geo.length);
+    blockScan.var = groupsOf(scan.var, geo.length);
+    blockCarry.mean = groupsOf(carry.mean, geo.chunks);
+    blockCarry.var = groupsOf(carry.var, geo.chunks);
+  }
   // (1, c, Gb, Dg) -> (c, Db)
   Value x = tokenRows(
       b, loc,
-      tsnTile(b, loc, s, o, scan, carry, tile, ivs[2], s.groupBlock).second);
+      tsnTile(b, loc, s, o, blockScan, blockCarry, tile, ivs[2], s.groupBlock)
+          .second);
   Value d0 = affine::makeComposedAffineApply(
       b, loc, b.getAffineDimExpr(0) * geo.groupSize, {ivs[2]});
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
