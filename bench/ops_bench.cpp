@@ -388,6 +388,95 @@ std::vector<OpCase> makeCases() {
     cases.push_back(bwd);
   }
 
+  // --- the MEGA input chain tsn -> cema -> rms, unfused vs
+  // gecko.fused_norm_ema (docs/passes/fusion.md): carried state, tsn returned
+  // (wv reads it).
+  {
+    const int64_t g = 64;
+    Tensor x = randomTensor({kB, kL, kD}), w = randomTensor({kD}),
+           b = randomTensor({kD}), rw = randomTensor({kD});
+    Tensor count({kB}, 3.0), mean = randomTensor({kB, g}),
+                             var = randomTensor({kB, g}, 0.1, 1.0);
+    gecko::ref::CemaCoefficients coeffs = gecko::ref::cemaCoefficients(
+        randomTensor({kD, kN}, -2, 2), randomTensor({kD, kN}, -2, 2),
+        randomTensor({kD}), randomTensor({kD, kN, 2}));
+    Tensor hx = randomTensor({kB, kD, kN, 2});
+    std::string st = tensorType({kB, g}), ct = tensorType({kB}, "i64"),
+                pt = tensorType({kD, kN}),
+                qt = tensorType({kD, kN}, "complex<f32>"),
+                ht = tensorType({kB, kD, kN}, "complex<f32>");
+    std::vector<std::string> args = {act, vecD, vecD, ct, st,  st,
+                                     pt,  qt,   qt,   ht, vecD};
+    std::vector<std::string> results = {act, act, ct, st, st, ht};
+    std::string head = "func.func @kernel(";
+    for (size_t i = 0; i < args.size(); ++i)
+      head += (i ? ", %a" : "%a") + std::to_string(i) + ": " + args[i];
+    head +=
+        ") -> (" + join(results) + ") attributes {llvm.emit_c_interface} {\n";
+    std::string tail = " : " + join(results) + "\n}\n";
+    std::string tsnAttrs = "{num_groups = 64 : i64, beta1 = 0.999 : f64, "
+                           "beta2 = 0.9999 : f64, eps = 1.0e-5 : f64";
+    std::string rmsAttrs = "{num_groups = 1 : i64, eps = 1.0e-5 : f64}";
+    std::vector<KernelInput> inputs = {
+        KernelInput::tensor(x),
+        KernelInput::tensor(w),
+        KernelInput::tensor(b),
+        KernelInput::tensor(count, ElementKind::I64),
+        KernelInput::tensor(mean),
+        KernelInput::tensor(var),
+        KernelInput::tensor(coeffs.p),
+        KernelInput::tensor(coeffs.q, ElementKind::ComplexF32),
+        KernelInput::tensor(coeffs.gamma, ElementKind::ComplexF32),
+        KernelInput::tensor(hx, ElementKind::ComplexF32),
+        KernelInput::tensor(rw)};
+    auto reference = [=] {
+      gecko::ref::TimestepNormConfig config;
+      config.numGroups = g;
+      auto norm = gecko::ref::timestepNormForward(
+          x, w, b, config, &count, &mean, &var, nullptr, nullptr);
+      auto ema = gecko::ref::cemaForward(norm.y.transposed(1, 2), coeffs, &hx,
+                                         nullptr);
+      (void)gecko::ref::groupRmsNorm(ema.y.transposed(1, 2), 1, &rw, kEps);
+    };
+    const double steps = double(kB * kL * kD * kN);
+    // Activation traffic (docs/passes/fusion.md): 7 s + 8 bytes per element
+    // unfused, 5 s fused (s = 4).
+    OpCase chain{"norm_ema_rms.chain",
+                 shapeText({kB, kL, kD}) + " N=16",
+                 "",
+                 {},
+                 {},
+                 14 * n + 10 * steps,
+                 36 * n};
+    chain.mlir =
+        head +
+        "  %t, %c, %m, %v = gecko.timestep_norm %a0, %a1, %a2 state(%a3, %a4, "
+        "%a5) " +
+        tsnAttrs + "} : (" + join({act, vecD, vecD, ct, st, st}) + ") -> (" +
+        join({act, ct, st, st}) + ")\n  %ce, %h = gecko.cema %t, %a6, %a7, " +
+        "%a8 state(%a9) : (" + join({act, pt, qt, qt, ht}) + ") -> (" +
+        join({act, ht}) + ")\n  %y = gecko.rms_norm %ce weight(%a10) " +
+        rmsAttrs + " : (" + act + ", " + vecD + ") -> " + act +
+        "\n  return %y, %t, %c, %m, %v, %h" + tail;
+    chain.inputs = inputs;
+    chain.reference = reference;
+    cases.push_back(chain);
+    OpCase fused{"norm_ema_rms.fused", chain.shape, "", {}, {},
+                 chain.flops,          20 * n};
+    fused.mlir =
+        head +
+        "  %r:6 = gecko.fused_norm_ema %a0 norm(%a1, %a2) state(%a3, "
+        "%a4, %a5) ema(%a6, %a7, %a8) ema_state(%a9) rms_weight(%a10) " +
+        tsnAttrs +
+        ", rms_num_groups = 1 : i64, rms_eps = 1.0e-5 : "
+        "f64} : (" +
+        join(args) + ") -> (" + join(results) +
+        ")\n  return %r#0, %r#1, %r#2, %r#3, %r#4, %r#5" + tail;
+    fused.inputs = inputs;
+    fused.reference = reference;
+    cases.push_back(fused);
+  }
+
   // --- chunk_attention: chunked, causal, no cache, L = 1024 ------------------
   {
     const int64_t l = kLAttention;
