@@ -9,7 +9,8 @@
 //
 // GECKO_CPU_BATCH_TILE / GECKO_CPU_TOKEN_TILE override the forall tile sizes
 // (tests use them to run partial tiles against the golden data);
-// GECKO_CPU_FUSE_ATTENTION=1 runs the attention fusions (fuse-attention).
+// GECKO_CPU_FUSE_ATTENTION=1 runs the attention fusions (fuse-attention),
+// GECKO_CPU_FUSE_NORM_EMA=1 the tsn -> cema -> rms fusion (fuse-norm-ema).
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +55,8 @@ Error runKernel(const Kernel &kernel, CaseResults &results) {
   // GECKO_CPU_FUSE_ATTENTION=1: gecko-to-cpu's fuse-attention.
   if (const char *fuse = std::getenv("GECKO_CPU_FUSE_ATTENTION"))
     options.fuseAttention = StringRef(fuse) == "1";
+  if (const char *fuse = std::getenv("GECKO_CPU_FUSE_NORM_EMA"))
+    options.fuseNormEma = StringRef(fuse) == "1";
   auto values = exec::runKernel(kernel.inputs, kernel.body, options);
   if (!values)
     return values.takeError();
