@@ -84,15 +84,20 @@ const char *kTrainHelp =
 const char *kMakeTaskHelp =
     "usage: gecko-run make-task --rows N --length L --chunk C -o FILE\n"
     "                           [--pairs P] [--keys K] [--values V]\n"
-    "                           [--vocab N] [--seed S]\n"
+    "                           [--vocab N] [--filler F] [--gap G]\n"
+    "                           [--seed S]\n"
     "\n"
     "Writes N rows of L+1 u16 tokens of an associative-recall task whose\n"
     "answers lie more than two chunks back: chunk 0 holds P key/value pairs,\n"
     "chunks 1 and 2 random filler, from chunk 3 on queries 'Q key value'\n"
-    "(Q = 3) ask for the value of a key of chunk 0. Sliding chunk attention\n"
-    "sees one chunk back only, so only the working memory / EMA can carry\n"
-    "the pairs. Keys are ids [8, 8+K), values [8+K, 8+K+V), filler the rest\n"
-    "of the vocabulary (default K 32, V 16, P = C/2 - 1, vocab 256).\n";
+    "(Q = 3) ask for the values of the keys of chunk 0, each once, in random\n"
+    "order (so no answer can be copied from an earlier query). Sliding\n"
+    "chunk attention sees one chunk back only, so only the working memory /\n"
+    "EMA can carry the pairs. Keys are ids [8, 8+K), values [8+K, 8+K+V),\n"
+    "filler the next F ids (default: the rest)"
+    " of the vocabulary (default K 32, V 64, P 2, vocab 256). --gap G: G\n"
+    "filler chunks before the queries (default 2; G < 1 puts the pairs in\n"
+    "sliding-attention reach, a control).\n";
 
 struct Args {
   std::map<std::string, std::string> values;
@@ -725,7 +730,8 @@ int makeTaskCommand(int argc, char **argv) {
   bool help = false;
   if (!parseArgs(argc, argv, {},
                  {"--rows", "--length", "--chunk", "-o", "--pairs", "--keys",
-                  "--values", "--vocab", "--seed", "--task"},
+                  "--values", "--vocab", "--seed", "--task", "--filler",
+                  "--gap"},
                  &a, &error, &help))
     return fail(error);
   if (help) {
@@ -738,8 +744,8 @@ int makeTaskCommand(int argc, char **argv) {
                   " is required (see gecko-run make-task --help)");
   if (a.get("--task", "recall") != "recall")
     return fail("--task must be 'recall'");
-  int64_t rows = 0, length = 0, chunk = 0, keys = 32, values = 16, vocab = 256,
-          seed = 0, pairs = 0;
+  int64_t rows = 0, length = 0, chunk = 0, keys = 32, values = 64, vocab = 256,
+          seed = 0, pairs = 2, filler = 0, gap = 2;
   struct IntOpt {
     const char *name;
     int64_t min;
@@ -748,23 +754,28 @@ int makeTaskCommand(int argc, char **argv) {
   for (IntOpt o : {IntOpt{"--rows", 1, &rows}, IntOpt{"--length", 1, &length},
                    IntOpt{"--chunk", 1, &chunk}, IntOpt{"--keys", 1, &keys},
                    IntOpt{"--values", 1, &values}, IntOpt{"--vocab", 1, &vocab},
-                   IntOpt{"--seed", 0, &seed}, IntOpt{"--pairs", 1, &pairs}})
+                   IntOpt{"--seed", 0, &seed}, IntOpt{"--pairs", 1, &pairs},
+                   IntOpt{"--filler", 1, &filler}, IntOpt{"--gap", 0, &gap}})
     if (a.has(o.name) && !toInt(a.get(o.name), o.min, o.out))
       return fail(std::string(o.name) +
                   " must be an integer >= " + std::to_string(o.min));
-  if (!pairs)
-    pairs = std::max<int64_t>(1, chunk / 2 - 1);
   const int64_t query = 3, keyBase = 8, valueBase = keyBase + keys,
                 fillerBase = valueBase + values;
   if (fillerBase >= vocab || vocab > 65536)
     return fail("--vocab must exceed 8 + keys + values (" +
                 std::to_string(fillerBase) + ") and be at most 65536");
+  if (!filler)
+    filler = vocab - fillerBase;
+  if (fillerBase + filler > vocab)
+    return fail("--filler " + std::to_string(filler) +
+                " ids do not fit the vocabulary after the values");
   if (2 * pairs > chunk || pairs > keys)
     return fail("--pairs must fit chunk 0 (2 * pairs <= chunk) and be at "
                 "most --keys");
-  if (length + 1 < 3 * chunk + 3)
-    return fail("--length must leave room for a query after three chunks "
-                "(length + 1 >= 3 * chunk + 3)");
+  int64_t firstQuery = (gap + 1) * chunk;
+  if (length + 1 < firstQuery + 3)
+    return fail("--length must leave room for a query after chunk 0 and "
+                "the --gap chunks (length + 1 >= (gap + 1) * chunk + 3)");
   uint64_t state = static_cast<uint64_t>(seed) * 0x9e3779b97f4a7c15ull + 7;
   std::vector<uint8_t> bytes;
   bytes.reserve(rows * (length + 1) * 2);
@@ -772,7 +783,7 @@ int makeTaskCommand(int argc, char **argv) {
   int64_t queries = 0;
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t &t : row)
-      t = fillerBase + static_cast<int64_t>(below(state, vocab - fillerBase));
+      t = fillerBase + static_cast<int64_t>(below(state, filler));
     for (int64_t k = 0; k < keys; ++k)
       rowKeys[k] = keyBase + k;
     for (int64_t k = 0; k < pairs; ++k) // distinct keys: partial shuffle
@@ -782,14 +793,21 @@ int makeTaskCommand(int argc, char **argv) {
       row[2 * k] = rowKeys[k];
       row[2 * k + 1] = rowValues[k];
     }
-    for (int64_t p = 3 * chunk; p + 2 <= length; p += 3) {
-      int64_t k = static_cast<int64_t>(below(state, pairs));
-      row[p] = query;
-      row[p + 1] = rowKeys[k];
-      row[p + 2] = rowValues[k];
-      if (r == 0)
-        ++queries;
+    // Each pair is asked at most once, in random order, so that no answer
+    // can be copied from an earlier query of the same row.
+    for (int64_t k = 0; k < pairs; ++k) {
+      int64_t j = k + static_cast<int64_t>(below(state, pairs - k));
+      std::swap(rowKeys[k], rowKeys[j]);
+      std::swap(rowValues[k], rowValues[j]);
     }
+    int64_t asked = 0;
+    for (int64_t p = firstQuery; p + 2 <= length && asked < pairs; p += 3) {
+      row[p] = query;
+      row[p + 1] = rowKeys[asked];
+      row[p + 2] = rowValues[asked];
+      ++asked;
+    }
+    queries = asked;
     for (int64_t t : row) {
       bytes.push_back(static_cast<uint8_t>(t));
       bytes.push_back(static_cast<uint8_t>(t >> 8));
@@ -804,7 +822,7 @@ int makeTaskCommand(int argc, char **argv) {
               static_cast<long long>(rows), static_cast<long long>(length + 1),
               a.get("-o").c_str(), static_cast<long long>(pairs),
               static_cast<long long>(queries),
-              static_cast<long long>(3 * chunk), static_cast<long long>(query),
+              static_cast<long long>(firstQuery), static_cast<long long>(query),
               static_cast<long long>(values), std::log(double(values)));
   return 0;
 }
