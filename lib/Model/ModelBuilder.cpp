@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "BuilderSupport.h"
+
 #include "gecko/Model/ModelBuilder.h"
 #include "gecko/Reference/Model.h"
 
@@ -30,7 +32,9 @@ using namespace mlir;
 
 namespace gecko::model {
 
-namespace {
+using namespace detail;
+
+namespace detail {
 
 Error buildError(const Twine &message) {
   return createStringError(inconvertibleErrorCode(), message);
@@ -59,122 +63,16 @@ std::vector<ArgInfo> layerState(const ref::GeckoConfig &c, int64_t batch,
   return state;
 }
 
-/// Values by name (the builder's view of a signature).
-struct Named {
-  StringMap<Value> values;
-  Value get(StringRef name) const {
-    auto it = values.find(name);
-    return it == values.end() ? Value() : it->second;
-  }
-};
-
-RankedTensorType tensorOf(ArrayRef<int64_t> shape, Type element) {
-  return RankedTensorType::get(shape, element);
-}
-
-ArrayRef<int64_t> shapeOf(Value v) {
-  return cast<RankedTensorType>(v.getType()).getShape();
-}
-
-/// Helpers that create ops at one insertion point.
-struct Emitter {
-  OpBuilder &b;
-  Location loc;
-  Type f32;
-
-  Emitter(OpBuilder &b, Location loc) : b(b), loc(loc), f32(b.getF32Type()) {}
-
-  Value zeros(ArrayRef<int64_t> shape, Type element) {
-    auto type = tensorOf(shape, element);
-    return arith::ConstantOp::create(
-        b, loc, type, DenseElementsAttr::get(type, b.getZeroAttr(element)));
-  }
-
-  /// Reshape by folding / splitting the listed dims (static shapes).
-  Value expand(Value v, ArrayRef<int64_t> shape,
-               ArrayRef<ReassociationIndices> groups) {
-    auto type =
-        tensorOf(shape, cast<RankedTensorType>(v.getType()).getElementType());
-    return tensor::ExpandShapeOp::create(b, loc, type, v, groups);
-  }
-  Value collapse(Value v, ArrayRef<ReassociationIndices> groups) {
-    return tensor::CollapseShapeOp::create(b, loc, v, groups);
-  }
-  /// (B, L, H*d) -> (B, L, H, d).
-  Value splitHeads(Value v, int64_t heads) {
-    ArrayRef<int64_t> s = shapeOf(v);
-    return expand(v, {s[0], s[1], heads, s[2] / heads}, {{0}, {1}, {2, 3}});
-  }
-  Value mergeHeads(Value v) { return collapse(v, {{0}, {1}, {2, 3}}); }
-
-  /// v[:, from:to] along dim 1 (any rank).
-  Value sliceDim1(Value v, int64_t from, int64_t to) {
-    ArrayRef<int64_t> s = shapeOf(v);
-    SmallVector<int64_t> offsets(s.size(), 0), sizes(s), strides(s.size(), 1);
-    offsets[1] = from;
-    sizes[1] = to - from;
-    auto type =
-        tensorOf(sizes, cast<RankedTensorType>(v.getType()).getElementType());
-    return tensor::ExtractSliceOp::create(b, loc, type, v, ValueRange{},
-                                          ValueRange{}, ValueRange{}, offsets,
-                                          sizes, strides);
-  }
-  Value concatDim1(Value a, Value c) {
-    return tensor::ConcatOp::create(b, loc, /*dim=*/1, ValueRange{a, c});
-  }
-  /// Swaps dims 1 and 2 of a rank-4 tensor.
-  Value transpose12(Value v) {
-    ArrayRef<int64_t> s = shapeOf(v);
-    Value init = tensor::EmptyOp::create(
-        b, loc, SmallVector<int64_t>{s[0], s[2], s[1], s[3]},
-        cast<RankedTensorType>(v.getType()).getElementType());
-    return linalg::TransposeOp::create(b, loc, v, init,
-                                       ArrayRef<int64_t>{0, 2, 1, 3})
-        ->getResult(0);
-  }
-
-  Value linear(Value x, Value w, Value bias = {}) {
-    SmallVector<int64_t> shape(shapeOf(x));
-    shape.back() = shapeOf(w)[0];
-    return mlir::gecko::LinearOp::create(b, loc, tensorOf(shape, f32), x, w,
-                                         bias);
-  }
-  Value add(Value a, Value c, Value gate = {}) {
-    return mlir::gecko::GatedAddOp::create(b, loc, a.getType(), a, c, gate);
-  }
-};
-
-/// Per-layer inputs of the block body.
-struct LayerIO {
-  Value x, bos, seg, prevSeg, prevCount, start;
-  Named params; // "mega.*", "nffn.*"
-  Named state;  // "sca_k", ...
-};
-
-struct LayerOut {
-  Value y;
-  SmallVector<std::pair<std::string, Value>> state; // in layerState order
-};
-
-LayerOut emitLayer(Emitter &e, const ref::GeckoConfig &c, const CallSpec &spec,
-                   const LayerIO &io) {
+LayerFront emitLayerFront(Emitter &e, const ref::GeckoConfig &c,
+                          const LayerIO &io, Value count, Value mean, Value var,
+                          Value hx) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  MLIRContext *ctx = b.getContext();
-  int64_t bsz = spec.batch, l = spec.length, ch = c.chunk_size, h = c.num_heads,
-          g = c.timenorm_num_groups;
-  int64_t t = cacheLength(spec.start, ch);
-  bool hasState = spec.start > 0, hasMemory = spec.start >= ch;
-  bool chunked = l >= ch;
+  int64_t bsz = shapeOf(io.x)[0], h = c.num_heads, g = c.timenorm_num_groups;
   auto p = [&](StringRef name) { return io.params.get(name); };
-  auto s = [&](StringRef name) { return io.state.get(name); };
-  Type i64 = b.getI64Type();
   auto xType = cast<RankedTensorType>(io.x.getType());
 
   // TSN with the carried (or prior, zero) statistics.
-  Value count = hasState ? s("norm_count") : e.zeros({bsz}, i64);
-  Value mean = hasState ? s("norm_mean") : e.zeros({bsz, g}, e.f32);
-  Value var = hasState ? s("norm_var") : e.zeros({bsz, g}, e.f32);
   auto tsn = mlir::gecko::TimestepNormOp::create(
       b, loc, xType, count.getType(), mean.getType(), var.getType(), io.x,
       p("mega.timenorm.weight"), p("mega.timenorm.bias"), count, mean, var,
@@ -191,35 +89,97 @@ LayerOut emitLayer(Emitter &e, const ref::GeckoConfig &c, const CallSpec &spec,
       p("mega.cema.theta"), p("mega.cema.gamma"));
   auto cema = mlir::gecko::CemaOp::create(
       b, loc, xType, tensorOf({bsz, d, n}, complexType), tsn.getY(),
-      coeffs.getP(), coeffs.getQ(), coeffs.getGammaC(),
-      hasState ? s("hx") : Value(), io.bos);
-  Value mx = mlir::gecko::RmsNormOp::create(
+      coeffs.getP(), coeffs.getQ(), coeffs.getGammaC(), hx, io.bos);
+  LayerFront f;
+  f.mx = mlir::gecko::RmsNormOp::create(
       b, loc, xType, cema.getY(), p("mega.rmsnorm.weight"),
       b.getI64IntegerAttr(c.layernorm_num_groups),
       b.getF64FloatAttr(c.norm_eps));
+  f.newCount = tsn.getNewCount();
+  f.newMean = tsn.getNewMean();
+  f.newVar = tsn.getNewVar();
+  f.newHx = cema.getNewH();
 
   // z split, v, r.
-  Value zLin = e.linear(mx, p("mega.wz.weight"), p("mega.wz.bias"));
+  Value zLin = e.linear(f.mx, p("mega.wz.weight"), p("mega.wz.bias"));
   auto zType = cast<RankedTensorType>(zLin.getType());
   auto z = mlir::gecko::ZSplitOp::create(
       b, loc, zType, zType, zType, zType, zLin, p("mega.gamma"), p("mega.beta"),
       b.getI64IntegerAttr(h), b.getF64FloatAttr(c.norm_eps));
   Value vLin = e.linear(tsn.getY(), p("mega.wv.weight"), p("mega.wv.bias"));
   Value v = mlir::gecko::SiluOp::create(b, loc, vLin.getType(), vLin);
-  Value rLin = e.linear(mx, p("mega.wr.weight"), p("mega.wr.bias"));
-  Value r = mlir::gecko::SiluOp::create(b, loc, rLin.getType(), rLin);
+  Value rLin = e.linear(f.mx, p("mega.wr.weight"), p("mega.wr.bias"));
+  f.r = mlir::gecko::SiluOp::create(b, loc, rLin.getType(), rLin);
 
-  Value qh = e.splitHeads(z.getQ(), h), kh = e.splitHeads(z.getK(), h);
-  Value aqh = e.splitHeads(z.getAq(), h), akh = e.splitHeads(z.getAk(), h);
-  Value vh = e.splitHeads(v, h);
+  f.qh = e.splitHeads(z.getQ(), h);
+  f.kh = e.splitHeads(z.getK(), h);
+  f.aqh = e.splitHeads(z.getAq(), h);
+  f.akh = e.splitHeads(z.getAk(), h);
+  f.vh = e.splitHeads(v, h);
   if (c.ropeHeads() > 0) {
     IntegerAttr ropeHeads =
         c.ropeHeads() < h ? b.getI64IntegerAttr(c.ropeHeads()) : IntegerAttr();
-    qh = mlir::gecko::RopeOp::create(b, loc, qh.getType(), qh, io.start,
-                                     b.getF64FloatAttr(c.rope_base), ropeHeads);
-    kh = mlir::gecko::RopeOp::create(b, loc, kh.getType(), kh, io.start,
-                                     b.getF64FloatAttr(c.rope_base), ropeHeads);
+    f.qh =
+        mlir::gecko::RopeOp::create(b, loc, f.qh.getType(), f.qh, io.start,
+                                    b.getF64FloatAttr(c.rope_base), ropeHeads);
+    f.kh =
+        mlir::gecko::RopeOp::create(b, loc, f.kh.getType(), f.kh, io.start,
+                                    b.getF64FloatAttr(c.rope_base), ropeHeads);
   }
+  return f;
+}
+
+Value emitLayerBack(Emitter &e, const ref::GeckoConfig &c, const LayerIO &io,
+                    const LayerFront &front, Value sca, Value awm) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto p = [&](StringRef name) { return io.params.get(name); };
+  auto xType = cast<RankedTensorType>(io.x.getType());
+  Value attn = e.add(e.mergeHeads(sca), e.mergeHeads(awm), front.r);
+  Value outMega =
+      e.add(e.add(e.linear(front.mx, p("mega.wh1.weight"), p("mega.wh1.bias")),
+                  e.linear(attn, p("mega.wh2.weight"))),
+            io.x);
+
+  // NFFN with residual = its input.
+  Value normed = mlir::gecko::LayerNormOp::create(
+      b, loc, xType, outMega, p("nffn.norm.weight"), p("nffn.norm.bias"),
+      b.getI64IntegerAttr(c.layernorm_num_groups),
+      b.getF64FloatAttr(c.norm_eps));
+  Value h1 = e.linear(normed, p("nffn.fc1.weight"));
+  Value h3 = e.linear(normed, p("nffn.fc3.weight"));
+  Value hid = mlir::gecko::SwiGluOp::create(b, loc, h1.getType(), h1, h3);
+  return e.add(e.linear(hid, p("nffn.fc2.weight")), outMega);
+}
+
+} // namespace detail
+
+namespace {
+
+struct LayerOut {
+  Value y;
+  SmallVector<std::pair<std::string, Value>> state; // in layerState order
+};
+
+LayerOut emitLayer(Emitter &e, const ref::GeckoConfig &c, const CallSpec &spec,
+                   const LayerIO &io) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  MLIRContext *ctx = b.getContext();
+  int64_t bsz = spec.batch, l = spec.length, ch = c.chunk_size, h = c.num_heads,
+          g = c.timenorm_num_groups;
+  int64_t t = cacheLength(spec.start, ch);
+  bool hasState = spec.start > 0, hasMemory = spec.start >= ch;
+  bool chunked = l >= ch;
+  auto s = [&](StringRef name) { return io.state.get(name); };
+  Type i64 = b.getI64Type();
+
+  Value count = hasState ? s("norm_count") : e.zeros({bsz}, i64);
+  Value mean = hasState ? s("norm_mean") : e.zeros({bsz, g}, e.f32);
+  Value var = hasState ? s("norm_var") : e.zeros({bsz, g}, e.f32);
+  LayerFront f =
+      emitLayerFront(e, c, io, count, mean, var, hasState ? s("hx") : Value());
+  Value qh = f.qh, kh = f.kh, aqh = f.aqh, akh = f.akh, vh = f.vh;
 
   // Sliding chunk attention and working memory share the value cache.
   auto path = mlir::gecko::ChunkPathAttr::get(
@@ -240,22 +200,8 @@ LayerOut emitLayer(Emitter &e, const ref::GeckoConfig &c, const CallSpec &spec,
       hasMemory ? s("memory") : Value(), hasMemory ? s("lnt") : Value(),
       awmPrevK, prevV, io.seg, prevSeg, prevCount, b.getI64IntegerAttr(ch));
 
-  Value attn = e.add(e.mergeHeads(sca), e.mergeHeads(awm.getOut()), r);
-  Value outMega =
-      e.add(e.add(e.linear(mx, p("mega.wh1.weight"), p("mega.wh1.bias")),
-                  e.linear(attn, p("mega.wh2.weight"))),
-            io.x);
-
-  // NFFN with residual = its input.
-  Value normed = mlir::gecko::LayerNormOp::create(
-      b, loc, xType, outMega, p("nffn.norm.weight"), p("nffn.norm.bias"),
-      b.getI64IntegerAttr(c.layernorm_num_groups),
-      b.getF64FloatAttr(c.norm_eps));
-  Value h1 = e.linear(normed, p("nffn.fc1.weight"));
-  Value h3 = e.linear(normed, p("nffn.fc3.weight"));
-  Value hid = mlir::gecko::SwiGluOp::create(b, loc, h1.getType(), h1, h3);
   LayerOut out;
-  out.y = e.add(e.linear(hid, p("nffn.fc2.weight")), outMega);
+  out.y = emitLayerBack(e, c, io, f, sca, awm.getOut());
   if (!spec.stream)
     return out;
 
@@ -289,14 +235,17 @@ LayerOut emitLayer(Emitter &e, const ref::GeckoConfig &c, const CallSpec &spec,
     out.state.push_back({"memory", awm.getNewMemory()});
     out.state.push_back({"lnt", awm.getNewLnt()});
   }
-  out.state.push_back({"norm_count", tsn.getNewCount()});
-  out.state.push_back({"norm_mean", tsn.getNewMean()});
-  out.state.push_back({"norm_var", tsn.getNewVar()});
-  out.state.push_back({"hx", cema.getNewH()});
+  out.state.push_back({"norm_count", f.newCount});
+  out.state.push_back({"norm_mean", f.newMean});
+  out.state.push_back({"norm_var", f.newVar});
+  out.state.push_back({"hx", f.newHx});
   return out;
 }
 
-/// Checks that `args` match `signature` and names them.
+} // namespace
+
+namespace detail {
+
 Expected<Named> nameArgs(const Signature &signature, ValueRange args,
                          OpBuilder &b) {
   if (args.size() != signature.args.size())
@@ -311,13 +260,16 @@ Expected<Named> nameArgs(const Signature &signature, ValueRange args,
   return named;
 }
 
-/// The dialects the builder creates ops of (callers may only have loaded
-/// gecko and func).
+/// Callers may only have loaded gecko and func.
 void loadDialects(MLIRContext *ctx) {
   ctx->loadDialect<mlir::gecko::GeckoDialect, arith::ArithDialect,
                    tensor::TensorDialect, linalg::LinalgDialect,
                    complex::ComplexDialect, func::FuncDialect>();
 }
+
+} // namespace detail
+
+namespace {
 
 /// The rope start of a call: the kv_count argument or a constant 0.
 Value startValue(OpBuilder &b, Location loc, const Named &args) {

@@ -102,6 +102,33 @@ llvm::Expected<mlir::func::FuncOp>
 buildModelFunction(mlir::ModuleOp module, llvm::StringRef name,
                    const ref::GeckoConfig &config, const CallSpec &spec);
 
+/// The decode step (lib/Model/DecodeBuilder.cpp, docs/model/builder.md):
+/// one token per row at ANY stream position with one function. Arguments:
+/// `tokens (B,1)`, the parameters, `kv_count` (the position, a runtime
+/// scalar), the state arguments of the chunk call at start C (the boundary
+/// state: caches of the last full chunk, memory; all zero before the first
+/// full chunk), then `decodeState(..., "partial.")`: per layer the rotated
+/// keys / values of the r = kv_count % C tokens since the boundary in
+/// buffers of capacity C-1 and the TSN / CEMA state after them, the output
+/// TSN state and (multi-document) the segment ids of those tokens. At
+/// r = 0 the TSN / CEMA / output-TSN state is taken from the boundary state
+/// and the partial buffers are ignored. Results: `logits (B,1,V)` and the
+/// partial state after the token (`partial_out.*`; the token is written to
+/// slot min(r, C-2): at r = C-1 the chunk is complete and the caller runs
+/// the chunk call instead of keeping it). Needs chunk_size >= 2.
+std::vector<ArgInfo> decodeState(const ref::GeckoConfig &config, int64_t batch,
+                                 bool segments, llvm::StringRef prefix);
+llvm::Expected<Signature> decodeSignature(const ref::GeckoConfig &config,
+                                          int64_t batch, bool segments);
+llvm::Expected<llvm::SmallVector<mlir::Value>>
+buildDecodeBody(mlir::OpBuilder &builder, mlir::Location loc,
+                const ref::GeckoConfig &config, int64_t batch, bool segments,
+                mlir::ValueRange args);
+llvm::Expected<mlir::func::FuncOp>
+buildDecodeFunction(mlir::ModuleOp module, llvm::StringRef name,
+                    const ref::GeckoConfig &config, int64_t batch,
+                    bool segments);
+
 /// Hook for the reverse-mode pass: given a forward function built above,
 /// adds `<name>_backward` to its module (taking the forward's arguments and
 /// the upstream gradients of its results, returning the gradients of its
