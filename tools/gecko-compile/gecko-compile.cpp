@@ -4,14 +4,17 @@
 //   [--multi-document] [--quiet] [--dump-ir-after=<stage>] [--dump-dir=DIR]
 //   [--train [--train-length=L] [--micro-batch=B]]
 //
-// Builds the gecko IR of two streaming calls of the model (model builder,
+// Builds the gecko IR of the streaming calls of the model (model builder,
 // include/gecko/Model/ModelBuilder.h): "first_chunk" (the first C tokens,
-// start 0) and "chunk" (C tokens after a chunk boundary, kv_count a runtime
-// scalar), compiles both into one host shared library with the packed
-// interface (gecko/Execution/AotCompiler.h) and writes the artifact
-// directory: model.so + manifest.json (docs/model/artifact.md). The
-// directory is built next to the output and renamed over it; an existing
-// output is replaced only when it is a gecko artifact.
+// start 0), "chunk" (C tokens after a chunk boundary, kv_count a runtime
+// scalar) and, for chunk_size >= 2, "decode" (one token at any position from
+// the boundary state and a partial-chunk state), with every argument
+// read-only for bufferization (the library never writes its arguments),
+// compiles them into one host shared library with the packed interface
+// (gecko/Execution/AotCompiler.h) and writes the artifact directory:
+// model.so + manifest.json (docs/model/artifact.md). The directory is built
+// next to the output and renamed over it; an existing output is replaced
+// only when it is a gecko artifact.
 //
 //===----------------------------------------------------------------------===//
 
@@ -225,6 +228,8 @@ StringRef dtype(gecko::model::ArgKind kind) {
 std::string stateName(StringRef name) {
   if (name.consume_front("cache_out."))
     return ("cache." + name).str();
+  if (name.consume_front("partial_out."))
+    return ("partial." + name).str();
   return name.str();
 }
 
@@ -362,7 +367,8 @@ llvm::Expected<json::Value>
 buildManifest(const gecko::ref::GeckoConfig &config, int64_t batchSize,
               bool segments, const gecko::exec::AotTarget &host,
               const gecko::model::Signature &first,
-              const gecko::model::Signature &chunk) {
+              const gecko::model::Signature &chunk,
+              const gecko::model::Signature *decode) {
   size_t numParams = gecko::ref::modelParamShapes(config).size();
   if (first.args.size() != 1 + numParams || chunk.args.size() < 2 + numParams)
     return error("internal error: unexpected model signatures");
@@ -381,31 +387,46 @@ buildManifest(const gecko::ref::GeckoConfig &config, int64_t batchSize,
       return error("internal error: the state results of an entry do not "
                    "match the state arguments of 'chunk'");
   }
-  auto entry = [&](StringRef name, int64_t start,
+  auto entry = [&](StringRef name, int64_t length, int64_t start,
                    const gecko::model::Signature &sig) {
     return json::Object{{"name", name},
                         {"symbol", ("_gecko_packed_" + name).str()},
-                        {"length", config.chunk_size},
+                        {"length", length},
                         {"start", start},
                         {"args", describeAll(sig.args)},
                         {"results", describeAll(sig.results)}};
   };
-  return json::Object{
-      {"format", "gecko-artifact"},
-      {"version", 1},
-      {"target", "cpu"},
-      {"host", json::Object{{"triple", host.triple},
-                            {"cpu", host.cpu},
-                            {"features", host.features}}},
-      {"library", kLibrary},
-      {"config", configJson(config)},
-      {"batch", batchSize},
-      {"chunk_size", config.chunk_size},
-      {"multi_document", segments},
-      {"params", describeAll(params)},
-      {"state", describeAll(state)},
-      {"entries", json::Array{entry("first_chunk", 0, first),
-                              entry("chunk", config.chunk_size, chunk)}}};
+  json::Array entries{
+      entry("first_chunk", config.chunk_size, 0, first),
+      entry("chunk", config.chunk_size, config.chunk_size, chunk)};
+  json::Object manifest{{"format", "gecko-artifact"},
+                        {"version", 1},
+                        {"target", "cpu"},
+                        {"host", json::Object{{"triple", host.triple},
+                                              {"cpu", host.cpu},
+                                              {"features", host.features}}},
+                        {"library", kLibrary},
+                        {"config", configJson(config)},
+                        {"batch", batchSize},
+                        {"chunk_size", config.chunk_size},
+                        {"multi_document", segments},
+                        {"params", describeAll(params)},
+                        {"state", describeAll(state)}};
+  if (decode) {
+    // decode: tokens, params, kv_count, the boundary state, the partial
+    // state; results: logits, the partial state (same names, by position).
+    size_t partialArg0 = 1 + numParams + state.size();
+    if (decode->args.size() <= partialArg0 ||
+        decode->results.size() != decode->args.size() - partialArg0 + 1)
+      return error("internal error: unexpected decode signature");
+    llvm::ArrayRef<gecko::model::ArgInfo> partial =
+        llvm::ArrayRef(decode->args).drop_front(partialArg0);
+    manifest["decode_state"] = describeAll(partial);
+    // Valid for every kv_count (start 0 = any position).
+    entries.push_back(entry("decode", 1, 0, *decode));
+  }
+  manifest["entries"] = std::move(entries);
+  return manifest;
 }
 
 //===----------------------------------------------------------------------===//
@@ -493,10 +514,11 @@ int main(int argc, char **argv) {
       "                [--batch=N] [--multi-document] [--quiet]\n\n"
       "Writes the directory out.gecko with model.so (the host shared\n"
       "library: entries _gecko_packed_first_chunk and _gecko_packed_chunk,\n"
-      "one chunk of chunk_size tokens each, parameters and streaming state\n"
-      "as arguments) and manifest.json (config, host CPU, parameter, state\n"
-      "and entry signatures); see docs/model/artifact.md. Run it with\n"
-      "gecko-run. An existing output is replaced only if it is an artifact.\n");
+      "one chunk of chunk_size tokens each, and _gecko_packed_decode, one\n"
+      "token; parameters and streaming state as arguments) and\n"
+      "manifest.json (config, host CPU, parameter, state and entry\n"
+      "signatures); see docs/model/artifact.md. Run it with gecko-run. An\n"
+      "existing output is replaced only if it is an artifact.\n");
 
   if (configPath.empty())
     return fail("--config=<path> is required");
@@ -574,12 +596,33 @@ int main(int argc, char **argv) {
   mlir::OpBuilder builder(&context);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(builder.getUnknownLoc());
+  // The library never writes into its arguments (docs/model/artifact.md):
+  // one-shot bufferization copies where it would update one in place.
+  auto readOnly = [&](mlir::func::FuncOp func) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      func.setArgAttr(i, "bufferization.writable", builder.getBoolAttr(false));
+  };
   for (auto [name, spec] : {std::pair<StringRef, gecko::model::CallSpec *>{
                                 "first_chunk", &firstSpec},
                             {"chunk", &chunkSpec}}) {
     auto func = gecko::model::buildModelFunction(*module, name, *config, *spec);
     if (!func)
       return fail(llvm::toString(func.takeError()));
+    readOnly(*func);
+  }
+  // The decode step needs a partial chunk (chunk_size >= 2).
+  std::optional<gecko::model::Signature> decodeSig;
+  if (config->chunk_size >= 2) {
+    llvm::Expected<gecko::model::Signature> sig =
+        gecko::model::decodeSignature(*config, batch, multiDocument);
+    if (!sig)
+      return fail(llvm::toString(sig.takeError()));
+    decodeSig = std::move(*sig);
+    auto func = gecko::model::buildDecodeFunction(*module, "decode", *config,
+                                                  batch, multiDocument);
+    if (!func)
+      return fail(llvm::toString(func.takeError()));
+    readOnly(*func);
   }
   gecko::model::TrainSpec trainSpec{
       microBatch > 0 ? int64_t(microBatch) : int64_t(batch),
@@ -630,7 +673,8 @@ int main(int argc, char **argv) {
     return fail(dumper.message);
 
   llvm::Expected<json::Value> manifest =
-      buildManifest(*config, batch, multiDocument, host, *firstSig, *chunkSig);
+      buildManifest(*config, batch, multiDocument, host, *firstSig, *chunkSig,
+                    decodeSig ? &*decodeSig : nullptr);
   if (!manifest)
     return fail(llvm::toString(manifest.takeError()));
   if (train)

@@ -2,16 +2,24 @@
 //
 // Test driver for test/tools/gecko-compile: reads an artifact's
 // manifest.json, dlopens its model.so and streams random tokens through the
-// packed entries as the runtime does (docs/model/artifact.md): the first
-// chunk through "first_chunk", the next full chunks through "chunk" with
-// kv_count = tokens so far and the state results fed back by position, and a
-// last partial chunk padded with id 0 to chunk_size. Every logit of every
-// call (the first r of the padded one) is compared with the reference
-// library's streaming modelForward (3C tokens, then the r-token call) in
-// double (random parameters, seed 1): |a-b| / max(1, |b|) <= 1e-4.
-// Multi-document artifacts get bos_id at a few positions. Links the reference
-// library and LLVMSupport (for JSON); the model library itself is only
-// dlopen'ed.
+// packed entries as the runtime does (docs/model/artifact.md):
+//  1. chunks: the first chunk through "first_chunk", the next full chunks
+//     through "chunk" with kv_count = tokens so far and the state results fed
+//     back by position, and a last partial chunk padded with id 0 to
+//     chunk_size (3 full chunks + r tokens);
+//  2. decode (when the artifact has a "decode" entry): 4 chunks token by
+//     token, every token at residue r < C-1 through "decode" (boundary state
+//     zero before the first full chunk, partial state fed back; the partial
+//     buffers are never cleared, so stale slots must be masked), every
+//     (C-1)-th through "first_chunk"/"chunk" over the chunk's C tokens.
+// Every logit of every call is compared with the reference library's
+// modelForward over the 4C tokens in one call (double, random parameters,
+// seed 1): |a-b| / max(1, |b|) <= 1e-4 for the chunk calls and 1e-5 for the
+// decode calls. Every argument buffer is checksummed before and after each
+// call: the library must never write into its arguments. Multi-document
+// artifacts get bos_id at a few positions, also inside partial chunks. Links
+// the reference library and LLVMSupport (for JSON); the model library itself
+// is only dlopen'ed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -96,26 +104,37 @@ std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &shape) {
   return d;
 }
 
-/// Calls a packed entry; returns the result buffers (`aligned + offset`
-/// contiguous checked) and the `allocated` pointers to free.
-struct CallResult {
-  std::vector<void *> data, allocated;
-};
+uint64_t checksum(const void *data, size_t bytes) {
+  const auto *p = static_cast<const unsigned char *>(data);
+  uint64_t h = 1469598103934665603ull; // FNV-1a
+  for (size_t i = 0; i < bytes; ++i)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
 
-CallResult call(void (*fn)(void **), const Entry &entry,
-                const std::vector<void *> &argData, int64_t kvCount) {
-  std::vector<std::vector<int64_t>> descs;
+using Bytes = std::vector<unsigned char>;
+
+/// Calls a packed entry on `argData` (nullptr for the scalar kv_count) and
+/// returns a copy of every result; frees every buffer the library returned
+/// (those that are not one of the arguments). Fails the run when an argument
+/// buffer changed.
+std::vector<Bytes> call(void (*fn)(void **), const Entry &entry,
+                        const std::vector<const void *> &argData,
+                        int64_t kvCount, bool *ok) {
+  std::vector<std::vector<int64_t>> descs(entry.args.size());
   std::vector<void *> descPtrs(entry.args.size());
-  descs.reserve(entry.args.size());
   std::vector<void *> args(1 + entry.args.size());
+  std::vector<uint64_t> before(entry.args.size(), 0);
   for (size_t i = 0; i < entry.args.size(); ++i) {
-    if (entry.args[i].scalar()) {
+    const TensorInfo &a = entry.args[i];
+    if (a.scalar()) {
       args[1 + i] = &kvCount;
       continue;
     }
-    descs.push_back(descriptor(argData[i], entry.args[i].shape));
-    descPtrs[i] = descs.back().data();
+    descs[i] = descriptor(const_cast<void *>(argData[i]), a.shape);
+    descPtrs[i] = descs[i].data();
     args[1 + i] = &descPtrs[i];
+    before[i] = checksum(argData[i], a.numel() * a.elementBytes());
   }
   size_t words = 0;
   for (const TensorInfo &r : entry.results)
@@ -123,7 +142,17 @@ CallResult call(void (*fn)(void **), const Entry &entry,
   std::vector<int64_t> storage(words, 0);
   args[0] = storage.data();
   fn(args.data());
-  CallResult out;
+  for (size_t i = 0; i < entry.args.size(); ++i)
+    if (!entry.args[i].scalar() &&
+        checksum(argData[i], entry.args[i].numel() *
+                                 entry.args[i].elementBytes()) != before[i]) {
+      std::printf("%s (kv_count %lld) wrote into its argument '%s' FAIL\n",
+                  entry.symbol.c_str(), (long long)kvCount,
+                  entry.args[i].name.c_str());
+      *ok = false;
+    }
+  std::vector<Bytes> out;
+  std::set<void *> toFree;
   size_t at = 0;
   for (const TensorInfo &r : entry.results) {
     size_t rank = r.shape.size();
@@ -137,13 +166,20 @@ CallResult call(void (*fn)(void **), const Entry &entry,
         die(r.name + ": result is not contiguous");
       stride *= r.shape[i];
     }
-    out.allocated.push_back(reinterpret_cast<void *>(d[0]));
-    out.data.push_back(reinterpret_cast<char *>(d[1]) +
-                       d[2] * r.elementBytes());
+    const auto *data =
+        reinterpret_cast<const unsigned char *>(d[1]) + d[2] * r.elementBytes();
+    out.emplace_back(data, data + r.numel() * r.elementBytes());
+    void *allocated = reinterpret_cast<void *>(d[0]);
+    if (std::find(argData.begin(), argData.end(), allocated) == argData.end())
+      toFree.insert(allocated);
     at += 3 + 2 * rank;
   }
+  for (void *p : toFree)
+    std::free(p);
   return out;
 }
+
+Bytes zeros(const TensorInfo &t) { return Bytes(t.numel() * t.elementBytes()); }
 
 } // namespace
 
@@ -186,33 +222,50 @@ int main(int argc, char **argv) {
 
   std::vector<TensorInfo> params = readList(m.getArray("params"));
   std::vector<TensorInfo> state = readList(m.getArray("state"));
-  Entry first, chunk;
+  Entry first, chunk, decode;
+  bool hasDecode = false;
   for (const json::Value &e : *m.getArray("entries")) {
     const json::Object &o = *e.getAsObject();
-    Entry &entry =
-        o.getString("name") == std::optional<llvm::StringRef>("first_chunk")
-            ? first
-            : chunk;
-    entry.symbol = o.getString("symbol")->str();
-    entry.start = *o.getInteger("start");
-    entry.args = readList(o.getArray("args"));
-    entry.results = readList(o.getArray("results"));
+    llvm::StringRef name = *o.getString("name");
+    Entry *entry = name == "first_chunk" ? &first
+                   : name == "chunk"     ? &chunk
+                   : name == "decode"    ? &decode
+                                         : nullptr;
+    if (!entry)
+      continue; // e.g. the training entries
+    hasDecode |= entry == &decode;
+    entry->symbol = o.getString("symbol")->str();
+    entry->start = *o.getInteger("start");
+    entry->args = readList(o.getArray("args"));
+    entry->results = readList(o.getArray("results"));
   }
   if (first.args.size() != 1 + params.size() ||
       chunk.args.size() != 1 + params.size() + state.size() ||
       first.results.size() != state.size() ||
       chunk.results.size() != state.size())
     die("manifest: entry signatures do not match params/state");
+  std::vector<TensorInfo> partial;
+  if (hasDecode) {
+    partial = readList(m.getArray("decode_state"));
+    if (decode.args.size() !=
+            1 + params.size() + state.size() + partial.size() ||
+        decode.results.size() != 1 + partial.size())
+      die("manifest: the decode signature does not match decode_state");
+  }
 
   std::string library = dir + "/" + m.getString("library")->str();
   void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     die(std::string("dlopen: ") + dlerror());
   using Packed = void (*)(void **);
-  auto firstFn = reinterpret_cast<Packed>(dlsym(handle, first.symbol.c_str()));
-  auto chunkFn = reinterpret_cast<Packed>(dlsym(handle, chunk.symbol.c_str()));
-  if (!firstFn || !chunkFn)
-    die(std::string("dlsym: ") + dlerror());
+  auto symbol = [&](const Entry &e) {
+    auto fn = reinterpret_cast<Packed>(dlsym(handle, e.symbol.c_str()));
+    if (!fn)
+      die(std::string("dlsym: ") + dlerror());
+    return fn;
+  };
+  Packed firstFn = symbol(first), chunkFn = symbol(chunk);
+  Packed decodeFn = hasDecode ? symbol(decode) : nullptr;
 
   // Random parameters (the reference's, in double) as f32 buffers.
   ref::ParamMap ref = ref::randomParams(ref::modelParamShapes(config), 1);
@@ -224,9 +277,8 @@ int main(int argc, char **argv) {
     paramData.emplace_back(it->second.data.begin(), it->second.data.end());
   }
 
-  // Tokens: three full chunks and a partial one.
-  const int64_t r = std::max<int64_t>(1, C / 2 + 1 < C ? C / 2 + 1 : C - 1);
-  const int64_t N = 3 * C + r;
+  // Tokens: four chunks; the reference runs them in one call.
+  const int64_t N = 4 * C;
   std::mt19937 rng(5);
   std::uniform_int_distribution<int64_t> id(0, V - 1);
   std::vector<int64_t> tokens(B * N);
@@ -234,96 +286,130 @@ int main(int argc, char **argv) {
     t = id(rng);
   if (multi)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t pos : {int64_t(0), C / 2, C + 1, 2 * C + C / 2})
-        tokens[b * N + pos] = config.bos_id;
-  // The reference streams 3C tokens, then the r-token call of spec §9 (no
-  // padding), so that the padded compiled call is checked against exact
-  // logits.
-  ref::ModelCache cache = ref::emptyModelCache(config);
+      for (int64_t pos :
+           {int64_t(0), C / 2, C + 1, 2 * C + C / 2, 3 * C + 1, 3 * C + 2})
+        tokens[b * N + std::min(pos, N - 1)] = config.bos_id;
   std::vector<double> expected(B * N * V);
-  for (auto [begin, count] :
-       {std::pair<int64_t, int64_t>{0, 3 * C}, {3 * C, r}}) {
-    ref::Tensor part({B, count});
+  {
+    ref::ModelCache cache = ref::emptyModelCache(config);
+    ref::Tensor all({B, N});
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t l = 0; l < count; ++l)
-        part.at(b, l) = double(tokens[b * N + begin + l]);
+      for (int64_t l = 0; l < N; ++l)
+        all.at(b, l) = double(tokens[b * N + l]);
     ref::Checked<ref::Tensor> logits =
-        ref::modelForward(ref, config, part, multi, &cache);
+        ref::modelForward(ref, config, all, multi, &cache);
     if (!logits)
       die("reference: " + logits.error);
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t l = 0; l < count; ++l)
+      for (int64_t l = 0; l < N; ++l)
         for (int64_t v = 0; v < V; ++v)
-          expected[(b * N + begin + l) * V + v] = logits->at(b, l, v);
+          expected[(b * N + l) * V + v] = logits->at(b, l, v);
   }
-
-  std::vector<void *> stateData(state.size(), nullptr);
-  std::set<void *> owned; // library buffers we hold
-  bool ok = true;
-  for (int64_t start = 0; start < N; start += C) {
-    int64_t real = std::min(C, N - start);
-    std::vector<int64_t> callTokens(B * C, 0); // padded with id 0
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t l = 0; l < real; ++l)
-        callTokens[b * C + l] = tokens[b * N + start + l];
-    const Entry &entry = start == 0 ? first : chunk;
-    std::vector<void *> argData = {callTokens.data()};
-    for (auto &p : paramData)
-      argData.push_back(p.data());
-    if (start > 0) {
-      argData.push_back(nullptr); // kv_count
-      for (size_t i = 1; i < state.size(); ++i)
-        argData.push_back(stateData[i]);
-    }
-    CallResult result =
-        call(start == 0 ? firstFn : chunkFn, entry, argData, start);
-    // Logits of the real tokens against the reference.
-    const float *logits = static_cast<const float *>(result.data[0]);
+  // Worst relative error of positions [from, from + count) of a call whose
+  // logits are (B, rows, V), row `row0` holding position `from`.
+  auto compare = [&](const Bytes &logitBytes, int64_t rows, int64_t row0,
+                     int64_t from, int64_t count) {
+    const float *logits = reinterpret_cast<const float *>(logitBytes.data());
     double worst = 0;
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t l = 0; l < real; ++l)
+      for (int64_t l = 0; l < count; ++l)
         for (int64_t v = 0; v < V; ++v) {
-          double got = logits[(b * C + l) * V + v];
-          double want = expected[(b * N + start + l) * V + v];
+          double got = logits[(b * rows + row0 + l) * V + v];
+          double want = expected[(b * N + from + l) * V + v];
           double err = std::fabs(got - want) / std::max(1.0, std::fabs(want));
           if (!(err <= worst))
             worst = err;
         }
+    return worst;
+  };
+  // Arguments of a chunk call over tokens [start, start + C) (padded with id
+  // 0 past `real`) from `boundary` (state[1..]).
+  auto chunkTokens = [&](int64_t start, int64_t real) {
+    std::vector<int64_t> out(B * C, 0);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t l = 0; l < real; ++l)
+        out[b * C + l] = tokens[b * N + start + l];
+    return out;
+  };
+  auto chunkArgs = [&](const std::vector<int64_t> &callTokens, int64_t start,
+                       const std::vector<Bytes> &boundary) {
+    std::vector<const void *> args = {callTokens.data()};
+    for (auto &p : paramData)
+      args.push_back(p.data());
+    if (start > 0) {
+      args.push_back(nullptr); // kv_count
+      for (const Bytes &s : boundary)
+        args.push_back(s.data());
+    }
+    return args;
+  };
+  bool ok = true;
+
+  // 1. Chunks: 3 full chunks and a padded partial one.
+  const int64_t r = std::max<int64_t>(1, C / 2 + 1 < C ? C / 2 + 1 : C - 1);
+  std::vector<Bytes> boundary; // state[1..]
+  for (int64_t start = 0; start < 3 * C + r; start += C) {
+    int64_t real = std::min(C, 3 * C + r - start);
+    std::vector<int64_t> callTokens = chunkTokens(start, real);
+    const Entry &entry = start == 0 ? first : chunk;
+    std::vector<Bytes> results =
+        call(start == 0 ? firstFn : chunkFn, entry,
+             chunkArgs(callTokens, start, boundary), start, &ok);
+    double worst = compare(results[0], C, 0, start, real);
     bool pass = worst <= 1e-4;
     ok = ok && pass;
     std::printf("%s start %lld, %lld of %lld tokens: max rel error %.3g %s\n",
                 entry.symbol.c_str(), (long long)start, (long long)real,
                 (long long)C, worst, pass ? "ok" : "FAIL");
-    // Library buffers not aliasing ours are owned by us now.
-    std::set<void *> fresh;
-    for (void *p : result.allocated)
-      if (std::find(argData.begin(), argData.end(), p) == argData.end() &&
-          p != callTokens.data())
-        fresh.insert(p);
-    if (real == C) {
-      // Full chunk: the state results replace the state.
-      std::set<void *> keep(result.allocated.begin() + 1,
-                            result.allocated.end());
-      for (void *p : owned)
-        if (!keep.count(p))
-          std::free(p);
-      owned.clear();
-      for (void *p : fresh)
-        if (keep.count(p))
-          owned.insert(p);
-      if (!keep.count(result.allocated[0]) && fresh.count(result.allocated[0]))
-        std::free(result.allocated[0]);
-      for (size_t i = 1; i < state.size(); ++i)
-        stateData[i] = result.data[i];
-    } else {
-      // Padded partial chunk: its state is discarded.
-      for (void *p : fresh)
-        if (!owned.count(p))
-          std::free(p);
+    if (real == C) // a padded call's state is discarded
+      boundary.assign(results.begin() + 1, results.end());
+  }
+
+  // 2. Decode: token by token over the 4 chunks.
+  if (hasDecode) {
+    boundary.clear();
+    for (size_t i = 1; i < state.size(); ++i)
+      boundary.push_back(zeros(state[i]));
+    std::vector<Bytes> partialState;
+    for (const TensorInfo &t : partial)
+      partialState.push_back(zeros(t));
+    for (int64_t k = 0; k < N / C; ++k) {
+      double worstDecode = 0, worstChunk = 0;
+      for (int64_t rr = 0; rr < C; ++rr) {
+        int64_t pos = k * C + rr;
+        if (rr == C - 1) {
+          // The chunk is complete: the chunk call advances the boundary.
+          std::vector<int64_t> callTokens = chunkTokens(k * C, C);
+          std::vector<Bytes> results =
+              call(k == 0 ? firstFn : chunkFn, k == 0 ? first : chunk,
+                   chunkArgs(callTokens, k * C, boundary), k * C, &ok);
+          worstChunk = compare(results[0], C, C - 1, pos, 1);
+          boundary.assign(results.begin() + 1, results.end());
+          continue;
+        }
+        std::vector<int64_t> callTokens(B);
+        for (int64_t b = 0; b < B; ++b)
+          callTokens[b] = tokens[b * N + pos];
+        std::vector<const void *> args = {callTokens.data()};
+        for (auto &p : paramData)
+          args.push_back(p.data());
+        args.push_back(nullptr); // kv_count
+        for (const Bytes &s : boundary)
+          args.push_back(s.data());
+        for (const Bytes &s : partialState)
+          args.push_back(s.data());
+        std::vector<Bytes> results = call(decodeFn, decode, args, pos, &ok);
+        worstDecode = std::max(worstDecode, compare(results[0], 1, 0, pos, 1));
+        partialState.assign(results.begin() + 1, results.end());
+      }
+      bool pass = worstDecode <= 1e-5 && worstChunk <= 1e-4;
+      ok = ok && pass;
+      std::printf("decode chunk %lld: r = 0..%lld max rel error %.3g, chunk "
+                  "call at r = %lld %.3g %s\n",
+                  (long long)k, (long long)(C - 2), worstDecode,
+                  (long long)(C - 1), worstChunk, pass ? "ok" : "FAIL");
     }
   }
-  for (void *p : owned)
-    std::free(p);
   dlclose(handle);
   std::printf("%s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
