@@ -278,6 +278,9 @@ Status parseManifest(const std::string &text, const std::string &name,
     } else if (spec.name == "chunk") {
       m.chunk = std::move(spec);
       haveChunk = true;
+    } else if (spec.name == "decode") {
+      m.decode = std::move(spec);
+      m.hasDecode = true;
     } else { // other entries: for later runtimes
       m.otherEntries.push_back(std::move(spec));
     }
@@ -320,6 +323,36 @@ Status parseManifest(const std::string &text, const std::string &name,
     if (!checkList(r, "entry '" + e->name + "' args", e->args,
                    e == &m.firstChunk ? firstArgs : chunkArgs) ||
         !checkList(r, "entry '" + e->name + "' results", e->results, results))
+      return done();
+  }
+  // The optional decode entry: one token per row from the boundary state
+  // and the partial-chunk state (decode_state), which it returns.
+  if (m.hasDecode) {
+    const EntrySpec &e = m.decode;
+    if (!root->get("decode_state"))
+      return Status::error(name + ": a 'decode' entry needs 'decode_state'");
+    if (!r.tensors(*root, "", "decode_state", &m.decodeState))
+      return done();
+    if (c < 2 || e.length != 1)
+      return Status::error(name + ": entry 'decode' has length " +
+                           std::to_string(e.length) +
+                           ", expected 1 (and chunk_size >= 2)");
+    if (e.symbol.empty())
+      return Status::error(name + ": entry 'decode' has an empty symbol");
+    for (const TensorSpec &s : m.decodeState)
+      if (s.isScalar())
+        return Status::error(name + ": decode_state entry " + specText(s) +
+                             " is a scalar");
+    std::vector<TensorSpec> args{TensorSpec{"tokens", {b, 1}, ElemType::I64}};
+    args.insert(args.end(), m.params.begin(), m.params.end());
+    args.insert(args.end(), m.state.begin(), m.state.end());
+    args.insert(args.end(), m.decodeState.begin(), m.decodeState.end());
+    std::vector<TensorSpec> decodeResults{
+        TensorSpec{"logits", {b, 1, v}, ElemType::F32}};
+    decodeResults.insert(decodeResults.end(), m.decodeState.begin(),
+                         m.decodeState.end());
+    if (!checkList(r, "entry 'decode' args", e.args, args) ||
+        !checkList(r, "entry 'decode' results", e.results, decodeResults))
       return done();
   }
   *out = std::move(m);

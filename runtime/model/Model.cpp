@@ -68,6 +68,15 @@ Status Model::load(const std::string &path, std::unique_ptr<Model> *out) {
     PackedFn fn = reinterpret_cast<PackedFn>(sym);
     (e == &model->man.firstChunk ? model->firstFn : model->chunkFnPtr) = fn;
   }
+  if (model->man.hasDecode) {
+    const EntrySpec &e = model->man.decode;
+    void *sym = dlsym(model->library, e.symbol.c_str());
+    if (!sym)
+      return Status::error("artifact " + path + ": " + model->man.library +
+                           " does not export " + e.symbol + " (entry '" +
+                           e.name + "')");
+    model->decodeFnPtr = reinterpret_cast<PackedFn>(sym);
+  }
   *out = std::move(model);
   return Status::success();
 }

@@ -58,7 +58,11 @@ const char *kCommonHelp =
     "  --init-random          random demo weights instead (deterministic)\n"
     "  --seed N               seed of --init-random (default 0)\n"
     "  --threads N            OpenMP threads of the model (default:\n"
-    "                         OMP_NUM_THREADS or every core)\n";
+    "                         OMP_NUM_THREADS or every core)\n"
+    "  --decode on|off        tokens after the last chunk boundary through\n"
+    "                         the artifact's decode entry, one call per token\n"
+    "                         (on, the default when it has one) or through\n"
+    "                         padded chunk calls (off)\n";
 
 const char *kTokenHelp =
     "  --token-dtype T        binary token files: u16, u32 (default) or i64,\n"
@@ -79,7 +83,9 @@ const char *kScoreHelp =
     "  --expect FILE          compare the logits with tensor 'logits' of a\n"
     "                         safetensors file (same element count)\n"
     "  --tolerance T          allowed |a - b| <= T * (1 + |b|) (default "
-    "1e-5)\n";
+    "1e-5)\n"
+    "  --schedule N,N,...     feed each row in calls of these lengths (the\n"
+    "                         last one repeats; default: one call)\n";
 
 const char *kGenerateHelp =
     "usage: gecko-run generate --artifact DIR (--weights FILE |\n"
@@ -152,7 +158,9 @@ bool parseArgs(int argc, char **argv, Options *opts, std::string *error) {
                                                    "--synthetic",
                                                    "--block",
                                                    "--report-json",
-                                                   "--threads"};
+                                                   "--threads",
+                                                   "--decode",
+                                                   "--schedule"};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     std::string key = arg, value;
@@ -406,6 +414,15 @@ Status loadModel(const Options &opts, std::unique_ptr<Model> *model) {
   return (*model)->initRandom(static_cast<uint64_t>(seed));
 }
 
+/// --decode on|off.
+Status configureSession(const Options &opts, Session &session) {
+  std::string decode = opts.get("--decode", "on");
+  if (decode != "on" && decode != "off")
+    return Status::error("--decode must be on or off, not '" + decode + "'");
+  session.setUseDecode(decode == "on");
+  return Status::success();
+}
+
 std::string printable(const std::vector<int64_t> &ids) {
   std::string out;
   for (int64_t id : ids) {
@@ -433,7 +450,7 @@ int score(const Options &opts) {
   if (!checkAllowed(opts,
                     {"--artifact", "--weights", "--init-random", "--seed",
                      "--threads", "--tokens", "-o", "--output", "--token-dtype",
-                     "--expect", "--tolerance"},
+                     "--expect", "--tolerance", "--decode", "--schedule"},
                     &error))
     return fail(error);
   std::string output = opts.get("--output", "logits");
@@ -467,12 +484,44 @@ int score(const Options &opts) {
                 " tokens cannot be split into " + std::to_string(batch) +
                 " equal rows (the artifact's batch)");
   int64_t length = static_cast<int64_t>(tokens.size()) / batch;
+  std::vector<int64_t> schedule;
+  if (opts.has("--schedule")) {
+    std::string text = opts.get("--schedule");
+    size_t at = 0;
+    while (at <= text.size()) {
+      size_t comma = std::min(text.find(',', at), text.size());
+      int64_t n = 0;
+      if (!parseInt(text.substr(at, comma - at), 1, &n))
+        return fail("--schedule must be a comma-separated list of positive "
+                    "integers, not '" +
+                    text + "'");
+      schedule.push_back(n);
+      at = comma + 1;
+    }
+  } else {
+    schedule.push_back(length);
+  }
 
   Session session(*model);
-  std::vector<float> logits;
-  double t0 = now();
-  if (Status s = session.feed(tokens, &logits); !s)
+  if (Status s = configureSession(opts, session); !s)
     return fail(s.message());
+  std::vector<float> logits(tokens.size() * vocab);
+  double t0 = now();
+  for (int64_t at = 0, call = 0; at < length; ++call) {
+    int64_t n = std::min(schedule[std::min<size_t>(call, schedule.size() - 1)],
+                         length - at);
+    std::vector<int64_t> part;
+    for (int64_t b = 0; b < batch; ++b)
+      part.insert(part.end(), tokens.begin() + b * length + at,
+                  tokens.begin() + b * length + at + n);
+    std::vector<float> out;
+    if (Status s = session.feed(part, &out); !s)
+      return fail(s.message());
+    for (int64_t b = 0; b < batch; ++b)
+      std::copy(out.begin() + b * n * vocab, out.begin() + (b + 1) * n * vocab,
+                logits.begin() + (b * length + at) * vocab);
+    at += n;
+  }
   double seconds = now() - t0;
   std::printf("scored %lld tokens (%lld x %lld) in %.3f s, %.0f tokens/s\n",
               static_cast<long long>(tokens.size()),
@@ -598,7 +647,7 @@ int generate(const Options &opts) {
                     {"--artifact", "--weights", "--init-random", "--seed",
                      "--threads", "--prompt-tokens", "--prompt",
                      "--max-new-tokens", "--temperature", "--top-p",
-                     "--token-dtype", "-o"},
+                     "--token-dtype", "-o", "--decode"},
                     &error))
     return fail(error);
   if (opts.has("--prompt-tokens") == opts.has("--prompt"))
@@ -648,6 +697,8 @@ int generate(const Options &opts) {
     return fail("the prompt is empty");
 
   Session session(*model);
+  if (Status s = configureSession(opts, session); !s)
+    return fail(s.message());
   std::vector<float> logits;
   double t0 = now();
   if (Status s = session.feed(prompt, &logits); !s)
@@ -674,6 +725,9 @@ int generate(const Options &opts) {
   std::printf("generated %zu tokens (%s, %.0f tokens/s): %s\n",
               generated.size(), temperature > 0 ? "sampled" : "greedy",
               generated.size() / std::max(decode, 1e-9), ids.c_str());
+  std::printf("library calls: %llu chunk, %llu decode\n",
+              static_cast<unsigned long long>(session.calls()),
+              static_cast<unsigned long long>(session.decodeCalls()));
   if (byteLevel)
     std::printf("text: \"%s\" + \"%s\"\n", printable(prompt).c_str(),
                 printable(generated).c_str());
@@ -699,7 +753,7 @@ int stream(const Options &opts) {
   if (!checkAllowed(opts,
                     {"--artifact", "--weights", "--init-random", "--seed",
                      "--threads", "--tokens", "--synthetic", "--token-dtype",
-                     "--block", "--report-json"},
+                     "--block", "--report-json", "--decode"},
                     &error))
     return fail(error);
   if (opts.has("--tokens") == opts.has("--synthetic"))
@@ -730,6 +784,8 @@ int stream(const Options &opts) {
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
 
   Session session(*model);
+  if (Status s = configureSession(opts, session); !s)
+    return fail(s.message());
   std::vector<int64_t> tokens;
   std::vector<float> logits(block * vocab), lastRow(vocab);
   bool haveLast = false;
@@ -786,10 +842,11 @@ int stream(const Options &opts) {
   double seconds = now() - t0;
   if (milestones.empty() || milestones.back().tokens != total)
     report(seconds);
-  std::printf("stream done: %lld tokens, %llu chunk calls, %.2f s, %.0f "
-              "tokens/s, peak RSS %.1f MiB\n",
+  std::printf("stream done: %lld tokens, %llu chunk calls, %llu decode calls, "
+              "%.2f s, %.0f tokens/s, peak RSS %.1f MiB\n",
               static_cast<long long>(total),
-              static_cast<unsigned long long>(session.calls()), seconds,
+              static_cast<unsigned long long>(session.calls()),
+              static_cast<unsigned long long>(session.decodeCalls()), seconds,
               total / std::max(seconds, 1e-9),
               milestones.back().peakKiB / 1024.0);
 
@@ -800,6 +857,8 @@ int stream(const Options &opts) {
     root.set("chunk_size", json::Value::integer(chunk));
     root.set("calls",
              json::Value::integer(static_cast<int64_t>(session.calls())));
+    root.set("decode_calls",
+             json::Value::integer(static_cast<int64_t>(session.decodeCalls())));
     root.set("seconds", json::Value::number(seconds));
     root.set("tokens_per_second",
              json::Value::number(total / std::max(seconds, 1e-9)));

@@ -8,9 +8,11 @@
 // dlopens the library, resolves the packed entry points and owns the
 // parameters (from a safetensors file or random demo weights).
 // `Session` owns the carried state of one stream and feeds tokens in any
-// split: full chunks advance the state at chunk boundaries, a trailing
-// partial chunk is padded to the chunk size and its state discarded, so
-// `feed(a); feed(b)` returns the same logits as `feed(a + b)`.
+// split: full chunks advance the state at chunk boundaries; the tokens of a
+// trailing partial chunk go one by one through the artifact's "decode"
+// entry (carrying a partial-chunk state), or, without one, are padded to
+// the chunk size and run with their state discarded. `feed(a); feed(b)`
+// returns the same logits as `feed(a + b)`.
 // No exceptions: every fallible call returns a Status.
 //
 //===----------------------------------------------------------------------===//
@@ -67,6 +69,11 @@ struct Manifest {
   bool multiDocument = false;
   std::vector<TensorSpec> params, state;
   EntrySpec firstChunk, chunk;
+  /// The optional single-token "decode" entry and its partial-chunk state
+  /// (`decode_state`; docs/model/artifact.md).
+  bool hasDecode = false;
+  EntrySpec decode;
+  std::vector<TensorSpec> decodeState;
   /// Further entries (e.g. the training entries,
   /// include/gecko/Runtime/Train.h).
   std::vector<EntrySpec> otherEntries;
@@ -129,6 +136,8 @@ public:
   using PackedFn = void (*)(void **);
   PackedFn firstChunkFn() const { return firstFn; }
   PackedFn chunkFn() const { return chunkFnPtr; }
+  /// The decode entry, or null when the artifact has none.
+  PackedFn decodeFn() const { return decodeFnPtr; }
 
 private:
   Model() = default;
@@ -137,7 +146,7 @@ private:
   std::string dir;
   Manifest man;
   void *library = nullptr;
-  PackedFn firstFn = nullptr, chunkFnPtr = nullptr;
+  PackedFn firstFn = nullptr, chunkFnPtr = nullptr, decodeFnPtr = nullptr;
   std::vector<float *> params;
 };
 
@@ -161,12 +170,25 @@ public:
   /// Back to an empty stream (frees the carried state).
   void reset();
 
+  /// Whether tokens after the last chunk boundary go through the decode
+  /// entry (default: when the artifact has one) or through padded chunk
+  /// calls (false, or an artifact without a decode entry).
+  void setUseDecode(bool on) { useDecode = on && model.decodeFn(); }
+  bool usesDecode() const { return useDecode; }
+  /// Prefill: a feed that leaves more than `tokens` new tokens of a partial
+  /// chunk gets their logits from one padded chunk call instead of one
+  /// decode call each (the partial state then catches up on the next feed
+  /// of at most `tokens` tokens). Default: chunk size (always decode).
+  void setDecodePrefillLimit(int64_t tokens) { prefillLimit = tokens; }
+
   /// Tokens fed per row since the start / last reset.
   int64_t position() const { return boundaryPos + pending; }
   /// Tokens per row covered by the carried state (a multiple of the chunk).
   int64_t boundary() const { return boundaryPos; }
-  /// Library calls made (full and padded chunks).
+  /// Chunk calls made (full and padded chunks).
   uint64_t calls() const { return numCalls; }
+  /// Decode calls made (one token per row each).
+  uint64_t decodeCalls() const { return numDecodeCalls; }
 
 private:
   struct Buffer {
@@ -178,27 +200,44 @@ private:
     int64_t offset;
     std::vector<int64_t> sizes, strides;
   };
+  /// Argument descriptors and result storage of one entry.
+  struct Frame {
+    std::vector<std::vector<int64_t>> descs; // per argument
+    std::vector<void *> descPtrs;
+    std::vector<void *> packed;
+    std::vector<int64_t> resultWords;
+  };
 
+  void makeFrame(const EntrySpec &entry, int64_t *tokens, Frame *frame);
+  void bind(Frame &frame, size_t arg0, const std::vector<Buffer> &buffers);
+  Status invoke(const EntrySpec &entry, Model::PackedFn fn, Frame &frame,
+                std::vector<Result> *results);
+  void adopt(const EntrySpec &entry, const std::vector<Result> &results,
+             std::vector<Buffer> *target);
+  std::vector<void *> inputs() const;
+  void release(std::vector<void *> candidates,
+               const std::vector<void *> &keep) const;
   Status run(bool commit, int64_t firstOut, int64_t endOut, float *logits,
              int64_t outLength, int64_t outPos);
-  void freeState();
+  Status decodeToken(int64_t t, float *logits, int64_t rowStride);
+  void zeroBuffers(const std::vector<TensorSpec> &specs, size_t first,
+                   std::vector<Buffer> *out);
+  void freeBuffers(std::vector<Buffer> *buffers);
 
   const Model &model;
   int64_t batch, chunk, vocab;
   int64_t boundaryPos = 0;
   int64_t pending = 0; // tokens after the boundary
   int64_t emitted = 0; // of those, how many had their logits returned
-  uint64_t numCalls = 0;
-  int64_t *tokenBuf = nullptr; // [batch][chunk]
-  std::vector<Buffer> state;   // state[1..] of the manifest (no kv_count)
-  // Copies of the state for padded calls: one-shot bufferization may update
-  // state arguments in place (e.g. the TSN counts), which must not touch the
-  // boundary state of a call whose results are discarded.
-  std::vector<void *> scratch;
-  std::vector<std::vector<int64_t>> descs; // per argument of "chunk"
-  std::vector<void *> descPtrs;
-  std::vector<void *> packed;
-  std::vector<int64_t> resultWords;
+  int64_t decoded = 0; // of those, how many the partial state covers
+  bool useDecode = false;
+  int64_t prefillLimit = 0;
+  uint64_t numCalls = 0, numDecodeCalls = 0;
+  int64_t *tokenBuf = nullptr;  // [batch][chunk]
+  int64_t *decodeTok = nullptr; // [batch][1]
+  std::vector<Buffer> state;    // state[1..] of the manifest (no kv_count)
+  std::vector<Buffer> partial;  // decode_state of the manifest
+  Frame chunkFrame, decodeFrame;
   int64_t kvCount = 0;
 };
 

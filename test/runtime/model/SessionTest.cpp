@@ -4,7 +4,13 @@
 // runs these tests with GECKO_TEST_ARTIFACT=<dir>; without it they skip.
 // Checks, with random demo weights and random non-zero token ids:
 //  - any split of a stream into feeds gives the logits of one feed
-//    (partial chunks padded, state advanced at chunk boundaries): 1e-5;
+//    (partial chunks through the decode entry, or padded, or a padded
+//    prefill followed by decode catching up; state advanced at chunk
+//    boundaries): 1e-5;
+//  - decoding token by token (every residue r over 4 chunks, bos tokens
+//    inside partial chunks in multi-document artifacts) equals the
+//    reference's one-call logits and the padded path: 1e-5; only the chunk
+//    completions make chunk calls;
 //  - the logits equal the reference library's modelForward (double) with
 //    the same parameters rounded to float: |a - b| <= 1e-5 (1 + |b|)
 //    (measured ~1e-6 on the golden config);
@@ -114,8 +120,14 @@ TEST(RuntimeSession, AnySplitEqualsOneFeed) {
   EXPECT_EQ(one.boundary(), 5 * c);
 
   std::mt19937_64 rng(5);
-  for (int trial = 0; trial < 4; ++trial) {
+  for (int trial = 0; trial < 6; ++trial) {
     Session split(*model);
+    // Trials 2, 3: long partial feeds padded, the decode state catching up
+    // on the next short feed; trial 4: no decode entry (padded calls only).
+    if (trial == 2 || trial == 3)
+      split.setDecodePrefillLimit(2);
+    if (trial == 4)
+      split.setUseDecode(false);
     std::vector<float> pieces(whole.size());
     int64_t at = 0;
     while (at < length) {
@@ -195,19 +207,84 @@ TEST(RuntimeSession, MatchesTheReferenceModel) {
   EXPECT_LE(worst, 1e-5);
 }
 
+TEST(RuntimeSession, DecodeEveryResidueMatchesTheReference) {
+  uint64_t seed = 9;
+  std::unique_ptr<Model> model = loadArtifact(seed);
+  REQUIRE_ARTIFACT(model);
+  ref::GeckoConfig config = refConfig(model->manifest().config);
+  int64_t c = model->chunkSize(), batch = model->batch(),
+          v = model->vocabSize();
+  int64_t length = 4 * c;
+  std::vector<int64_t> ids = randomTokens(*model, length, 13);
+  if (model->multiDocument()) // documents starting inside partial chunks
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t pos : {c + 1, 2 * c + c / 2, 3 * c + 2})
+        ids[b * length + std::min(pos, length - 1)] = model->bosId();
+  ref::ParamMap params = ref::randomParams(ref::modelParamShapes(config), seed);
+  const Manifest &m = model->manifest();
+  for (size_t p = 0; p < m.params.size(); ++p) {
+    ref::Tensor &t = params.at(m.params[p].name);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t[i] = model->param(p)[i];
+  }
+  ref::ModelCache cache = ref::emptyModelCache(config);
+  ref::Tensor tokens({batch, length});
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < length; ++t)
+      tokens.at(b, t) = static_cast<double>(ids[b * length + t]);
+  auto want =
+      ref::modelForward(params, config, tokens, model->multiDocument(), &cache);
+  ASSERT_TRUE(want) << want.error;
+
+  Session decode(*model), padded(*model);
+  padded.setUseDecode(false);
+  EXPECT_EQ(decode.usesDecode(), m.hasDecode);
+  EXPECT_FALSE(padded.usesDecode());
+  double worst = 0, apart = 0;
+  for (int64_t t = 0; t < length; ++t) {
+    std::vector<int64_t> one = slice(ids, batch, length, t, 1);
+    std::vector<float> got, other;
+    ASSERT_TRUE(decode.feed(one, &got).ok());
+    ASSERT_TRUE(padded.feed(one, &other).ok());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t k = 0; k < v; ++k) {
+        double w = (*want).at(b, t, k), g = got[b * v + k];
+        worst = std::max(worst, std::fabs(g - w) / (1.0 + std::fabs(w)));
+        apart = std::max(apart, std::fabs(g - other[b * v + k]) /
+                                    (1.0 + std::fabs(other[b * v + k])));
+      }
+  }
+  EXPECT_LE(worst, 1e-5);
+  EXPECT_LE(apart, 1e-5);
+  // Chunk calls only where a chunk completes; every other token decodes.
+  if (m.hasDecode) {
+    EXPECT_EQ(decode.calls(), 4u);
+    EXPECT_EQ(decode.decodeCalls(), static_cast<uint64_t>(length - 4));
+  }
+  EXPECT_EQ(padded.decodeCalls(), 0u);
+  EXPECT_EQ(padded.calls(), static_cast<uint64_t>(length));
+}
+
 TEST(RuntimeSession, HeapStaysFlat) {
   std::unique_ptr<Model> model = loadArtifact(1);
   REQUIRE_ARTIFACT(model);
   int64_t c = model->chunkSize();
   std::vector<int64_t> ids = randomTokens(*model, 40 * c, 3);
-  Session session(*model);
+  Session session(*model), padded(*model);
+  padded.setUseDecode(false);
   std::vector<float> logits;
   auto run = [&]() {
-    // Full chunks, then single tokens (padded calls), then a partial run.
-    ASSERT_TRUE(session.feed(ids, &logits).ok());
-    for (int i = 0; i < 3 * c; ++i)
+    // Full chunks, then single tokens (decode, and padded calls), then a
+    // reset (the zero boundary state and the partial state are freed).
+    for (Session *s : {&session, &padded}) {
+      ASSERT_TRUE(s->feed(ids, &logits).ok());
+      for (int i = 0; i < 3 * c; ++i)
+        ASSERT_TRUE(
+            s->feed(slice(ids, model->batch(), 40 * c, i, 1), &logits).ok());
+      s->reset();
       ASSERT_TRUE(
-          session.feed(slice(ids, model->batch(), 40 * c, i, 1), &logits).ok());
+          s->feed(slice(ids, model->batch(), 40 * c, 0, 2), &logits).ok());
+    }
   };
   run();
   run();
@@ -215,7 +292,7 @@ TEST(RuntimeSession, HeapStaysFlat) {
   for (int i = 0; i < 5; ++i)
     run();
   size_t after = mallinfo2().uordblks;
-  EXPECT_GT(session.calls(), 300u);
+  EXPECT_GT(session.calls() + session.decodeCalls(), 300u);
   // The logits vector is re-assigned with equal sizes; allow allocator noise.
   EXPECT_LT(static_cast<double>(after) - static_cast<double>(before),
             64.0 * 1024)
