@@ -105,6 +105,56 @@ TEST(RuntimeManifest, InconsistentManifestsAreRefused) {
             "manifest.json: 'host' is missing");
 }
 
+/// manifestText() with a "decode" entry and its decode_state appended.
+std::string withDecode(const std::string &decodeState,
+                       const std::string &decodeArgsTail,
+                       const std::string &tokens = "[1, 1]") {
+  std::string text = manifestText();
+  std::string entry =
+      R"(, {"name": "decode", "symbol": "_gecko_packed_decode", "length": 1,)"
+      R"( "start": 0, "args": [{"name": "tokens", "shape": )" +
+      tokens +
+      R"(, "dtype": "i64"}, {"name": "w", "shape": [4, 2], "dtype": "f32"},)"
+      R"( {"name": "kv_count", "shape": [], "dtype": "i64"},)"
+      R"( {"name": "cache.h", "shape": [1, 2], "dtype": "c64"})" +
+      decodeArgsTail +
+      R"(], "results": [{"name": "logits", "shape": [1, 1, 4], "dtype": "f32"},)"
+      R"( {"name": "partial.k", "shape": [1, 7, 2], "dtype": "f32"}]})";
+  text.insert(text.size() - 2, entry); // before "]}"
+  if (!decodeState.empty())
+    text.insert(text.size() - 1, R"(, "decode_state": [)" + decodeState + "]");
+  return text;
+}
+
+TEST(RuntimeManifest, DecodeEntry) {
+  std::string partial =
+      R"({"name": "partial.k", "shape": [1, 7, 2], "dtype": "f32"})";
+  Manifest m;
+  Status s =
+      parseManifest(withDecode(partial, ", " + partial), "manifest.json", &m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(m.hasDecode);
+  EXPECT_EQ(m.decode.symbol, "_gecko_packed_decode");
+  ASSERT_EQ(m.decodeState.size(), 1u);
+  EXPECT_EQ(m.decode.args.size(), 5u);
+  EXPECT_TRUE(m.otherEntries.empty());
+  // Without a decode entry the runtime pads partial chunks.
+  ASSERT_TRUE(parseManifest(manifestText(), "manifest.json", &m).ok());
+  EXPECT_FALSE(m.hasDecode);
+
+  EXPECT_EQ(manifestError(withDecode("", ", " + partial)),
+            "manifest.json: a 'decode' entry needs 'decode_state'");
+  EXPECT_NE(manifestError(withDecode(partial, ""))
+                .find("entry 'decode' args "
+                      "has 4 entries, "
+                      "expected 5"),
+            std::string::npos);
+  EXPECT_NE(manifestError(withDecode(partial, ", " + partial, "[1, 8]"))
+                .find("entry 'decode' args entry 0 is 'tokens' [1, 8] i64, "
+                      "expected 'tokens' [1, 1] i64"),
+            std::string::npos);
+}
+
 TEST(RuntimeManifest, TargetsThisRuntimeCannotRun) {
   Manifest m;
   ASSERT_TRUE(parseManifest(manifestText("nvptx"), "m", &m).ok());
