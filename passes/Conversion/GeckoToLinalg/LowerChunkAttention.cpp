@@ -61,6 +61,10 @@ struct Attention {
   Value z, gamma, beta, start, inverseFrequency;
   double eps = 0.0;
   int64_t ropeHeads = 0;
+  // Computed once per call before the attention forall (null: per tile):
+  // rsqrt(mean(z²) + eps) per (b, h, l), (B, H, L) f32, and the rope's
+  // cos / sin of (start + l)·f_j, (1, L, 1, dk/2) f32.
+  Value rowScale, cosTable, sinTable;
   // Epilogue: out = attention·gate + addend (gate optional).
   Value addend, gate;
   bool chunked = false, causal = false;
@@ -243,25 +247,16 @@ AffineMap columnMap(OpBuilder &b) {
   return AffineMap::get(2, 0, {b.getAffineDimExpr(1)}, b.getContext());
 }
 
-/// The z split prologue of gecko.fused_chunk_attention: rows
-/// [offset, offset + size) of head `head` of q (`row` 0) or k (`row` 1),
-/// formed from z as gecko.z_split does (f32 sum of squares over dk,
-/// zn = z·rsqrt(sum/dk + eps), zn·s + beta rounded to the activation type
-/// with s = (gamma + 1)/sqrt(dk) rounded to the parameter type), then
-/// rotated as gecko.rope does when the op has a rope (heads below
-/// ropeHeads). A (size, dk) tile in the activation type.
-Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
-                Value batch, OpFoldResult offset, OpFoldResult size,
-                Value head) {
-  Type type = cast<RankedTensorType>(a.z.getType()).getElementType();
-  Value zRows = headRows(b, loc, a.z, batch, offset, size, head);
+/// rsqrt(mean(z²) + eps) of each row of `zRows` (size, dk): (size) f32.
+Value rowStatistics(OpBuilder &b, Location loc, const Attention &a,
+                    Value zRows) {
   Value squares = sumLastDim(
       b, loc, zRows, {},
       [](OpBuilder &nb, Location nloc, Value x, ValueRange) -> Value {
         return arith::MulFOp::create(nb, nloc, x, x);
       });
   double inverseSize = 1.0 / static_cast<double>(a.keyDim);
-  Value rstd = elementwise(
+  return elementwise(
       b, loc, squares, b.getMultiDimIdentityMap(1),
       emptyLike(b, loc, squares, b.getF32Type()),
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
@@ -271,7 +266,46 @@ Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
             arith::AddFOp::create(nb, nloc, mean, f32Constant(nb, nloc, a.eps));
         return SmallVector<Value>{math::RsqrtOp::create(nb, nloc, shifted)};
       })[0];
-  // Row `row` of head `head` of a (4, H, dk) parameter.
+}
+
+/// cos and sin (size, dk/2) f32 of the rope angles (start + offset + i)·f_j,
+/// as gecko.rope forms them.
+std::pair<Value, Value> angleRows(OpBuilder &b, Location loc,
+                                  const Attention &a, OpFoldResult offset,
+                                  OpFoldResult size) {
+  int64_t half = a.keyDim / 2;
+  Value first = arith::AddIOp::create(
+      b, loc, a.start,
+      arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                 indexValue(b, loc, offset)));
+  SmallVector<OpFoldResult> sizes = {size, b.getIndexAttr(half)};
+  Value cosInit = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  Value sinInit = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  SmallVector<Value> angles = elementwise(
+      b, loc, a.inverseFrequency, columnMap(b), ValueRange{cosInit, sinInit},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value position = arith::AddIOp::create(
+            nb, nloc, first,
+            arith::IndexCastOp::create(nb, nloc, nb.getI64Type(),
+                                       linalg::IndexOp::create(nb, nloc, 0)));
+        Value angle = arith::MulFOp::create(
+            nb, nloc,
+            arith::SIToFPOp::create(nb, nloc, nb.getF32Type(), position),
+            args[0]);
+        return SmallVector<Value>{math::CosOp::create(nb, nloc, angle),
+                                  math::SinOp::create(nb, nloc, angle)};
+      });
+  return {angles[0], angles[1]};
+}
+
+/// The affine of z split row `row` for head `head`: s = (gamma + 1)/sqrt(dk)
+/// (rounded to the parameter type at each step, as gecko.z_split) and beta,
+/// both (dk) f32. Formed once per tile, outside the key loops.
+struct SplitAffine {
+  Value scale, shift;
+};
+SplitAffine splitAffine(OpBuilder &b, Location loc, const Attention &a,
+                        int64_t row, Value head) {
   auto paramRow = [&](Value param) -> Value {
     auto paramType = cast<RankedTensorType>(param.getType());
     SmallVector<OpFoldResult> offsets = {b.getIndexAttr(row), head,
@@ -285,16 +319,19 @@ Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
   };
   Type paramType = cast<RankedTensorType>(a.gamma.getType()).getElementType();
   double rootDim = std::sqrt(static_cast<double>(a.keyDim));
-  SmallVector<IteratorType> parallel(2, IteratorType::parallel);
-  AffineMap identity = b.getMultiDimIdentityMap(2);
-  Value split = generic2d(
-      b, loc, {zRows, rstd, paramRow(a.gamma), paramRow(a.beta)},
-      {identity, rowMap(b), columnMap(b), columnMap(b)},
-      emptyLike(b, loc, zRows, type), parallel,
-      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+  AffineMap identity = b.getMultiDimIdentityMap(1);
+  auto f32Row = [&]() {
+    return tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{a.keyDim},
+                                   b.getF32Type())
+        .getResult();
+  };
+  SmallVector<Value> rows = elementwise(
+      b, loc, ValueRange{paramRow(a.gamma), paramRow(a.beta)},
+      {identity, identity}, ValueRange{f32Row(), f32Row()},
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value scale =
             fromF32(nb, nloc,
-                    arith::AddFOp::create(nb, nloc, toF32(nb, nloc, args[2]),
+                    arith::AddFOp::create(nb, nloc, toF32(nb, nloc, args[0]),
                                           f32Constant(nb, nloc, 1.0)),
                     paramType);
         scale = toF32(
@@ -303,11 +340,39 @@ Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
                     arith::DivFOp::create(nb, nloc, toF32(nb, nloc, scale),
                                           f32Constant(nb, nloc, rootDim)),
                     paramType));
+        return SmallVector<Value>{scale, toF32(nb, nloc, args[1])};
+      });
+  return {rows[0], rows[1]};
+}
+
+/// The z split prologue of gecko.fused_chunk_attention: rows
+/// [offset, offset + size) of head `head` of q (`row` 0) or k (`row` 1),
+/// formed from z as gecko.z_split does (f32 sum of squares over dk,
+/// zn = z·rsqrt(sum/dk + eps), zn·s + beta rounded to the activation type
+/// with s = (gamma + 1)/sqrt(dk) rounded to the parameter type), then
+/// rotated as gecko.rope does when the op has a rope (heads below
+/// ropeHeads). The row statistics and the cos / sin come from the per-call
+/// tables when they exist. A (size, dk) tile in the activation type.
+Value splitRows(OpBuilder &b, Location loc, const Attention &a,
+                const SplitAffine &affine, Value batch, OpFoldResult offset,
+                OpFoldResult size, Value head) {
+  Type type = cast<RankedTensorType>(a.z.getType()).getElementType();
+  Value zRows = headRows(b, loc, a.z, batch, offset, size, head);
+  Value rstd = a.rowScale ? rowEntries(b, loc, a.rowScale,
+                                       ValueRange{batch, head}, offset, size)
+                          : rowStatistics(b, loc, a, zRows);
+  SmallVector<IteratorType> parallel(2, IteratorType::parallel);
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  Value split = generic2d(
+      b, loc, {zRows, rstd, affine.scale, affine.shift},
+      {identity, rowMap(b), columnMap(b), columnMap(b)},
+      emptyLike(b, loc, zRows, type), parallel,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        Value scale = args[2];
         Value normed =
             arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]), args[1]);
         Value scaled = arith::MulFOp::create(nb, nloc, normed, scale);
-        Value shifted =
-            arith::AddFOp::create(nb, nloc, scaled, toF32(nb, nloc, args[3]));
+        Value shifted = arith::AddFOp::create(nb, nloc, scaled, args[3]);
         return fromF32(nb, nloc, shifted, type);
       });
   if (!a.start || a.ropeHeads == 0)
@@ -316,28 +381,14 @@ Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
   // Rope: cos/sin (size, dk/2) of pos·f_j, pos = start + offset + i, then
   // the even/odd pairs (stride-2 slices) rotated into (size, dk/2, 2).
   int64_t half = a.keyDim / 2;
-  Value first = arith::AddIOp::create(
-      b, loc, a.start,
-      arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                 indexValue(b, loc, offset)));
-  Value angleInit = tensor::EmptyOp::create(
-      b, loc, ArrayRef<OpFoldResult>{size, b.getIndexAttr(half)},
-      b.getF32Type());
-  SmallVector<Value> angles = elementwise(
-      b, loc, a.inverseFrequency, columnMap(b),
-      ValueRange{angleInit, angleInit},
-      [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value position = arith::AddIOp::create(
-            nb, nloc, first,
-            arith::IndexCastOp::create(nb, nloc, nb.getI64Type(),
-                                       linalg::IndexOp::create(nb, nloc, 0)));
-        Value angle = arith::MulFOp::create(
-            nb, nloc,
-            arith::SIToFPOp::create(nb, nloc, nb.getF32Type(), position),
-            args[0]);
-        return SmallVector<Value>{math::CosOp::create(nb, nloc, angle),
-                                  math::SinOp::create(nb, nloc, angle)};
-      });
+  std::pair<Value, Value> angles;
+  if (a.cosTable) {
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    angles = {headRows(b, loc, a.cosTable, zero, offset, size, zero),
+              headRows(b, loc, a.sinTable, zero, offset, size, zero)};
+  } else {
+    angles = angleRows(b, loc, a, offset, size);
+  }
   auto pairs = [&](int64_t parity) -> Value {
     SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
                                          b.getIndexAttr(parity)};
@@ -361,7 +412,7 @@ Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
       ArrayRef<OpFoldResult>{size, b.getIndexAttr(half), b.getIndexAttr(2)},
       type);
   Value rotated = elementwise(
-      b, loc, ValueRange{pairs(0), pairs(1), angles[0], angles[1]},
+      b, loc, ValueRange{pairs(0), pairs(1), angles.first, angles.second},
       {perPair, perPair, perPair, perPair}, pairInit,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value x0 = toF32(nb, nloc, args[0]);
@@ -395,7 +446,8 @@ Value splitRows(OpBuilder &b, Location loc, const Attention &a, int64_t row,
 struct QueryTile {
   Value batch, head;
   OpFoldResult start, size;
-  Value q, seg; // (size, dk) in the operand type; (size) i64 or null
+  Value q, seg;          // (size, dk) in the operand type; (size) i64 or null
+  SplitAffine keyAffine; // z split prologue: row 1 of the tile's head
 };
 
 /// A block of keys of one source.
@@ -478,10 +530,10 @@ SmallVector<Value> forKeyTiles(OpBuilder &b, Location loc, const Attention &a,
         KeyTile kt;
         kt.start = j;
         kt.size = clampedSize(lb, lloc, j, upper, a.keyTile);
-        kt.keys = source.fromSplit
-                      ? splitRows(lb, lloc, a, 1, qt.batch, j, kt.size, qt.head)
-                      : headRows(lb, lloc, source.keys, qt.batch, j, kt.size,
-                                 qt.head);
+        kt.keys = source.fromSplit ? splitRows(lb, lloc, a, qt.keyAffine,
+                                               qt.batch, j, kt.size, qt.head)
+                                   : headRows(lb, lloc, source.keys, qt.batch,
+                                              j, kt.size, qt.head);
         kt.values =
             headRows(lb, lloc, source.values, qt.batch, j, kt.size, qt.head);
         if (source.seg)
@@ -721,11 +773,13 @@ QueryTile queryTile(OpBuilder &b, Location loc, const Attention &a,
   qt.start = tile.start;
   qt.size = tile.size;
   qt.q =
-      a.z ? splitRows(b, loc, a, 0, tile.batch, tile.start, tile.size,
-                      tile.head)
+      a.z ? splitRows(b, loc, a, splitAffine(b, loc, a, 0, tile.head),
+                      tile.batch, tile.start, tile.size, tile.head)
           : headRows(b, loc, a.q, tile.batch, tile.start, tile.size, tile.head);
   if (a.seg)
     qt.seg = rowEntries(b, loc, a.seg, tile.batch, tile.start, tile.size);
+  if (a.z)
+    qt.keyAffine = splitAffine(b, loc, a, 1, tile.head);
   return qt;
 }
 
@@ -753,6 +807,37 @@ Value roundTo(OpBuilder &b, Location loc, Value tile, Type type) {
 
 Type elementTypeOfValue(Value value) {
   return cast<RankedTensorType>(value.getType()).getElementType();
+}
+
+/// The per-call tables of the z split prologue, each a forall of its own
+/// over rows of `queryTile`: the row statistics rsqrt(mean(z²) + eps) as
+/// (B, H, L) f32 and, with a rope, the cos / sin of the L positions as
+/// (1, L, 1, dk/2) f32. Every key row is visited by 2C / queryTile query
+/// tiles; with the tables a visit is elementwise work only (no reduction,
+/// no transcendental), for 1/dk + 1/(B·H) of z's size in extra reads.
+void precomputeSplitTables(OpBuilder &b, Location loc, Attention &a) {
+  Value scaleInit = tensor::EmptyOp::create(
+      b, loc, ArrayRef<int64_t>{a.batch, a.heads, a.length}, b.getF32Type());
+  a.rowScale = buildWindowForall(
+      b, loc, a.batch, a.heads, 1, a.length, a.queryTile, scaleInit,
+      [&](OpBuilder &tb, Location tloc, const WindowTile &tile) {
+        Value zRows = headRows(tb, tloc, a.z, tile.batch, tile.start, tile.size,
+                               tile.head);
+        return SmallVector<Value>{rowStatistics(tb, tloc, a, zRows)};
+      })[0];
+  if (!a.start || a.ropeHeads == 0)
+    return;
+  SmallVector<int64_t> shape = {1, a.length, 1, a.keyDim / 2};
+  Value cosInit = tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
+  Value sinInit = tensor::EmptyOp::create(b, loc, shape, b.getF32Type());
+  SmallVector<Value> tables = buildWindowForall(
+      b, loc, 1, 1, 1, a.length, a.queryTile, ValueRange{cosInit, sinInit},
+      [&](OpBuilder &tb, Location tloc, const WindowTile &tile) {
+        auto [cos, sin] = angleRows(tb, tloc, a, tile.start, tile.size);
+        return SmallVector<Value>{cos, sin};
+      });
+  a.cosTable = tables[0];
+  a.sinTable = tables[1];
 }
 
 /// The epilogue of gecko.fused_chunk_attention on an f32 output tile `out`:
@@ -800,6 +885,8 @@ LogicalResult lowerForward(RewriterBase &rewriter, OpTy op,
       a.inverseFrequency = ropeInverseFrequencies(
           rewriter, loc, a.keyDim, op.getRopeBase()->convertToDouble());
     }
+    if (a.z)
+      precomputeSplitTables(rewriter, loc, a);
   }
   auto resultType = cast<RankedTensorType>(op.getOut().getType());
   Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
@@ -833,7 +920,8 @@ LogicalResult lowerForward(RewriterBase &rewriter, OpTy op,
         [&](OpBuilder &b, Location tloc, const WindowTile &tile) {
           OpFoldResult row = scaled(b, tloc, tile.start, 1, a.length - kept);
           return SmallVector<Value>{
-              splitRows(b, tloc, a, 1, tile.batch, row, tile.size, tile.head)};
+              splitRows(b, tloc, a, splitAffine(b, tloc, a, 1, tile.head),
+                        tile.batch, row, tile.size, tile.head)};
         })[0]);
   }
   rewriter.replaceOp(op, results);

@@ -1,11 +1,12 @@
 // The MEGA attention (Inputs/fused_attention.mlir: z_split, rope, chunk
 // attention, working memory, gated_add, cache rows) through gecko-to-rocdl with
 // fuse-attention=true: for gfx942 (default) and gfx90a (other tiles, 64
-// work-items) the fused kernels (attention with the z split + rope prologue
-// and the sca·r + awm epilogue, its key-cache rows, the working memory with
-// its z split prologue) are valid AMDGPU ELF code objects with their kernel
-// symbol and descriptor, code object v5 metadata and no spills; three kernels
-// per function. VGPR counts: docs/passes/fusion.md.
+// work-items) the fused kernels (the working memory with its z split
+// prologue; the per-call row-statistics and rope tables; the attention with
+// the z split + rope prologue and the sca·r + awm epilogue; its key-cache
+// rows) are valid AMDGPU ELF code objects with their kernel symbol and
+// descriptor, code object v5 metadata and no spills; five kernels per
+// function. VGPR counts: docs/passes/fusion.md.
 //
 // RUN: gecko-opt %S/../Inputs/fused_attention.mlir --pass-pipeline="builtin.module(gecko-to-rocdl{fuse-attention=true})" -o %t.942.mlir
 // RUN: FileCheck %s --check-prefix=HOST < %t.942.mlir
@@ -24,11 +25,11 @@
 // RUN: FileCheck %s --check-prefix=SPILL < %t.90a.elf
 
 // HOST-NOT:  {{scf\.forall|linalg\.|gecko\.}}
-// HOST-COUNT-3: gpu.launch_func @mega_kernel
-// HOST-COUNT-3: gpu.launch_func @decode_kernel
+// HOST-COUNT-5: gpu.launch_func @mega_kernel
+// HOST-COUNT-5: gpu.launch_func @decode_kernel
 // HOST-NOT:  gpu.launch_func
 
-// COUNT: 6 objects
+// COUNT: 10 objects
 
 // ELF:    FUNC GLOBAL PROTECTED {{.*}} mega_kernel{{$}}
 // ELF:    OBJECT GLOBAL DEFAULT {{.*}} mega_kernel.kd
@@ -42,8 +43,8 @@
 // ASM: v_sqrt_f32
 // ASM: s_barrier
 
-// EACH-COUNT-6: Machine: EM_AMDGPU
+// EACH-COUNT-10: Machine: EM_AMDGPU
 // EACH-NOT:      Machine:
 
-// SPILL-COUNT-6: .vgpr_spill_count: 0
+// SPILL-COUNT-10: .vgpr_spill_count: 0
 // SPILL-NOT:      .vgpr_spill_count:

@@ -8,35 +8,45 @@
 
 // Chunked path (C = 5, query tiles of 3, key tiles of 2), cache, rope on head
 // 0 only, epilogue with gate, key cache of the last C = 5 rows.
-// CHECK-DAG: #[[QSIZE:.+]] = affine_map<(d0) -> (3, -d0 + 5)>
 // CHECK-DAG: #[[KEEP:.+]] = affine_map<(d0, d1) -> (d0 * 5 + d1 + 5)>
 // CHECK-LABEL: func.func @sca
-// CHECK:       scf.forall (%[[B:.+]], %[[H:.+]], %[[C:.+]], %[[QO:.+]]) = (0, 0, 0, 0) to (1, 2, 2, 5) step (1, 1, 1, 3)
-// Query prologue: rows of z, per-row sum of squares, rsqrt, row 0 of gamma /
-// beta of head H, zn·s + beta; then cos/sin of (start + row)·f_j and the
-// even/odd rotation, kept only for heads < 1.
-// CHECK:         %[[ZQ:.+]] = tensor.extract_slice %arg0[%[[B]], %{{.+}}, %[[H]], 0] [1, %{{.+}}, 1, 4] [1, 1, 1, 1] : tensor<1x10x2x4xf32> to tensor<?x4xf32>
-// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[ZQ]] :
-// CHECK:           arith.mulf
+// Per-call tables, one forall each: the row statistics rsqrt(mean(z²) + eps)
+// as (B, H, L), and the rope's cos / sin of the L positions.
+// CHECK:       %[[RSTD:.+]] = scf.forall ({{.*}}) = (0, 0, 0, 0) to (1, 2, 1, 10) step (1, 1, 1, 3) shared_outs({{.*}}) -> (tensor<1x2x10xf32>)
+// CHECK:         tensor.extract_slice %arg0
 // CHECK:         math.rsqrt
+// CHECK:       %[[ANG:.+]]:2 = scf.forall ({{.*}}) = (0, 0, 0, 0) to (1, 1, 1, 10) step (1, 1, 1, 3) shared_outs({{.*}}) -> (tensor<1x10x1x2xf32>, tensor<1x10x1x2xf32>)
+// CHECK:         arith.addi %arg3
+// CHECK:         arith.sitofp
+// CHECK:         math.cos
+// CHECK:         math.sin
+// The attention: one iteration per (batch, head, chunk, query tile).
+// CHECK:       scf.forall (%[[B:.+]], %[[H:.+]], %[[C:.+]], %[[QO:.+]]) = (0, 0, 0, 0) to (1, 2, 2, 5) step (1, 1, 1, 3)
+// Query prologue: the affine of z split row 0 of head H ((gamma + 1)/sqrt(dk),
+// beta) once per tile, the tile's z rows times their rsqrt, then the rotation
+// of the even/odd pairs with the table's cos/sin, kept only for heads < 1.
 // CHECK:         tensor.extract_slice %arg1[0, %[[H]], 0] [1, 1, 4] [1, 1, 1] : tensor<4x2x4xf32> to tensor<4xf32>
 // CHECK:         tensor.extract_slice %arg2[0, %[[H]], 0] [1, 1, 4] [1, 1, 1] : tensor<4x2x4xf32> to tensor<4xf32>
-// CHECK:         %[[QS:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[ZQ]], %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x4xf32>, tensor<?xf32>, tensor<4xf32>, tensor<4xf32>)
-// CHECK:           arith.addf
 // CHECK:           arith.divf
-// CHECK:         arith.addi %arg3
-// CHECK:         linalg.generic
-// CHECK:           arith.sitofp
-// CHECK:           math.cos
-// CHECK:           math.sin
+// CHECK:         %[[ZQ:.+]] = tensor.extract_slice %arg0[%[[B]], %{{.+}}, %[[H]], 0] [1, %{{.+}}, 1, 4] [1, 1, 1, 1] : tensor<1x10x2x4xf32> to tensor<?x4xf32>
+// CHECK:         %[[RQ:.+]] = tensor.extract_slice %[[RSTD]][%[[B]], %[[H]], %{{.+}}] [1, 1, %{{.+}}] [1, 1, 1] : tensor<1x2x10xf32> to tensor<?xf32>
+// CHECK:         %[[QS:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[ZQ]], %[[RQ]], %{{.+}}, %{{.+}} : tensor<?x4xf32>, tensor<?xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK-NOT:       math.rsqrt
+// CHECK:         tensor.extract_slice %[[ANG]]#0
+// CHECK:         tensor.extract_slice %[[ANG]]#1
 // CHECK:         %[[ROPE:.+]] = arith.cmpi ult, %[[H]], %c1
 // CHECK:         tensor.extract_slice %[[QS]][0, 0] [%{{.+}}, 2] [1, 2]
 // CHECK:         tensor.extract_slice %[[QS]][0, 1] [%{{.+}}, 2] [1, 2]
 // CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-NOT:       math.cos
 // CHECK:           arith.select %[[ROPE]]
 // CHECK:         %[[Q:.+]] = tensor.collapse_shape %{{.+}} {{\[}}[0], [1, 2]] : tensor<?x2x2xf32> into tensor<?x4xf32>
+// The affine of row 1 (keys), once per query tile, outside the key loops.
+// CHECK:         tensor.extract_slice %arg1[1, %[[H]], 0] [1, 1, 4] [1, 1, 1]
+// CHECK:           arith.divf
 // Chunk 0 walks the cache (already rotated keys, read as they are); chunk
-// c > 0 forms the keys of chunk c - 1 from z (row 1 of gamma / beta).
+// c > 0 forms the keys of chunk c - 1 from z: no reduction, no divide, no
+// transcendental per key tile.
 // CHECK:         scf.if
 // CHECK:           scf.for
 // CHECK:             %[[PK:.+]] = tensor.extract_slice %arg5
@@ -44,14 +54,13 @@
 // CHECK:         } else {
 // CHECK:           scf.for
 // CHECK:             tensor.extract_slice %arg0
-// CHECK:             math.rsqrt
-// CHECK:             tensor.extract_slice %arg1[1, %[[H]], 0]
-// CHECK:             math.cos
+// CHECK:             tensor.extract_slice %[[RSTD]]
+// CHECK-NOT:         {{math.rsqrt|math.cos|arith.divf}}
 // CHECK:             %[[K:.+]] = tensor.collapse_shape
 // CHECK:             linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q]], %[[K]] :
 // The current chunk: keys formed from z again, then the causal mask.
 // CHECK:         scf.for
-// CHECK:           tensor.extract_slice %arg1[1, %[[H]], 0]
+// CHECK:           tensor.extract_slice %arg0
 // CHECK:           %[[K2:.+]] = tensor.collapse_shape
 // CHECK:           linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q]], %[[K2]] :
 // CHECK:           arith.cmpi ule
@@ -67,9 +76,8 @@
 // Key cache: its own forall over the last 5 rows, keys formed from z.
 // CHECK:       scf.forall (%[[KB:.+]], %[[KH:.+]], %[[KC:.+]], %[[KO:.+]]) = (0, 0, 0, 0) to (1, 2, 1, 5) step (1, 1, 1, 3)
 // CHECK:         %[[ROW:.+]] = affine.apply #[[KEEP]](%[[KC]], %[[KO]])
-// CHECK:         tensor.extract_slice %arg0[%[[KB]], %[[ROW]], %[[KH]], 0]
 // CHECK:         tensor.extract_slice %arg1[1, %[[KH]], 0]
-// CHECK:         math.cos
+// CHECK:         tensor.extract_slice %arg0[%[[KB]], %[[ROW]], %[[KH]], 0]
 // CHECK:         tensor.parallel_insert_slice %{{.+}} into %{{.+}}[%[[KB]], %{{.+}}, %[[KH]], 0] [1, %{{.+}}, 1, 4] [1, 1, 1, 1] : tensor<?x4xf32> into tensor<1x5x2x4xf32>
 // CHECK:       return
 func.func @sca(%z: tensor<1x10x2x4xf32>, %g: tensor<4x2x4xf32>, %bt: tensor<4x2x4xf32>, %start: i64, %v: tensor<1x10x2x6xf32>, %pk: tensor<1x5x2x4xf32>, %pv: tensor<1x5x2x6xf32>, %awm: tensor<1x10x2x6xf32>, %r: tensor<1x10x2x6xf32>) -> (tensor<1x10x2x6xf32>, tensor<1x5x2x4xf32>) {
