@@ -12,7 +12,7 @@
 #       torch; no MLIR/LLVM): builds the run driver and
 #       libgecko_cuda_runtime.so from tools/gecko-device-check/standalone,
 #       runs every case on the GPU (check + time), times the same ops in
-#       PyTorch and prints one table; results in OUT_DIR/run/ and, when $OUT
+#       PyTorch and prints one table; results in OUT_DIR.run/ and, when $OUT
 #       is set (the device tool), copied there. Meant to finish in < 5 min.
 #
 # Exit status: 0 every case passed; 1 a case failed; 2 usage / build /
@@ -21,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 limit_mib=64
 
-usage() { sed -n 2,22p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n 2,19p "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 2 ] || usage
 mode=$1
 dir=$2
@@ -67,7 +67,8 @@ prepare)
 run)
   [ -f "$dir/manifest.json" ] || { echo "device-check: $dir/manifest.json is missing (prepare first)" >&2; exit 2; }
   dir=$(cd "$dir" && pwd)
-  work=$dir/run
+  # Beside the prepared directory, so that it is never carried by mistake.
+  work=$dir.run
   rm -rf "$work"
   mkdir -p "$work/inputs"
   start=$(date +%s)
@@ -120,7 +121,7 @@ run)
     --ours="$work/ours.tsv" --inputs-dir="$work/inputs" \
     --table="$work/table.txt" ${GECKO_TORCH_ARGS:-} 2> "$work/torch.log" || torch_status=$?
   if [ "$torch_status" -gt 1 ]; then
-    echo "device-check: the PyTorch timing failed (status $torch_status, see run/torch.log); table without it:" >&2
+    echo "device-check: the PyTorch timing failed (status $torch_status, see $work/torch.log); table without it:" >&2
     tail -3 "$work/torch.log" >&2
     python3 "$root/tools/gecko-device-check/device_check_torch.py" "$dir" \
       --ours="$work/ours.tsv" --table="$work/table.txt" --no-torch || true

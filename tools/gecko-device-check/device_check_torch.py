@@ -183,8 +183,8 @@ def attention(q, k, v, mask):
     if sdpa is not None:
         try:
             return sdpa(q, k, v, attn_mask=mask, scale=1.0)
-        except TypeError:  # torch 2.0: no scale argument
-            pass
+        except (TypeError, RuntimeError):  # torch 2.0: no scale argument;
+            pass                           # a mask/shape SDPA refuses
     s = torch.matmul(q, k.transpose(-1, -2)).masked_fill(~mask, -math.inf)
     return torch.matmul(torch.softmax(s, -1), v)
 
