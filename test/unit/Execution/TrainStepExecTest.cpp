@@ -32,6 +32,13 @@
 #include "gecko/Reference/Model.h"
 #include "gecko/Support/TensorIO.h"
 
+#include "gecko/Dialect/Gecko/IR/GeckoDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Complex/IR/Complex.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 
@@ -251,6 +258,31 @@ TEST(TrainStepExec, Errors) {
   EXPECT_EQ(llvm::toString(std::move(err)),
             "train batch must be positive, got 0");
   EXPECT_FALSE(static_cast<bool>(model::checkTrain(cfg, {2, 8, true})));
+}
+
+TEST(TrainStepExec, BackwardBuilderHook) {
+  ref::GeckoConfig cfg = ref::testutil::tinyConfig();
+  mlir::MLIRContext context;
+  context.loadDialect<mlir::gecko::GeckoDialect, mlir::func::FuncDialect,
+                      mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
+                      mlir::linalg::LinalgDialect,
+                      mlir::complex::ComplexDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  model::CallSpec spec;
+  spec.batch = 1, spec.length = cfg.chunk_size;
+  auto forward = model::buildModelFunction(*module, "fwd", cfg, spec);
+  ASSERT_TRUE(static_cast<bool>(forward))
+      << llvm::toString(forward.takeError());
+  model::registerAutodiffBackwardBuilder();
+  auto backward = model::buildBackward(*forward);
+  ASSERT_TRUE(static_cast<bool>(backward))
+      << llvm::toString(backward.takeError());
+  EXPECT_EQ(backward->getSymName(), "fwd_backward");
+  size_t numParams = ref::modelParamShapes(cfg).size();
+  // (tokens, params..., dlogits) -> grads of every parameter.
+  EXPECT_EQ(backward->getNumArguments(), 1 + numParams + 1);
+  EXPECT_EQ(backward->getNumResults(), numParams);
 }
 
 TEST(TrainStepExec, WeightDecaySelection) {
