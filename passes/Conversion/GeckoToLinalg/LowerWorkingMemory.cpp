@@ -904,20 +904,24 @@ template <typename OpTy> FailureOr<Config> configOf(OpTy op) {
 }
 
 template <typename OpTy> OpOperands operandsOf(OpTy op) {
-  return {op.getAq(),      op.getAk(),       op.getV(),     op.getMemory(),
-          op.getLnt(),     op.getPrevK(),    op.getPrevV(), op.getSeg(),
-          op.getPrevSeg(), op.getPrevCount()};
-}
-
-OpOperands operandsOf(FusedWorkingMemoryOp op) {
-  OpOperands ops{Value(),          Value(),     op.getV(),
-                 op.getMemory(),   op.getLnt(), op.getPrevK(),
-                 op.getPrevV(),    op.getSeg(), op.getPrevSeg(),
-                 op.getPrevCount()};
-  ops.z = op.getZ();
-  ops.gamma = op.getGamma();
-  ops.beta = op.getBeta();
-  ops.eps = op.getEps().convertToDouble();
+  OpOperands ops;
+  if constexpr (std::is_same_v<OpTy, FusedWorkingMemoryOp>) {
+    ops.z = op.getZ();
+    ops.gamma = op.getGamma();
+    ops.beta = op.getBeta();
+    ops.eps = op.getEps().convertToDouble();
+  } else {
+    ops.aq = op.getAq();
+    ops.ak = op.getAk();
+  }
+  ops.v = op.getV();
+  ops.memory = op.getMemory();
+  ops.lnt = op.getLnt();
+  ops.prevK = op.getPrevK();
+  ops.prevV = op.getPrevV();
+  ops.seg = op.getSeg();
+  ops.prevSeg = op.getPrevSeg();
+  ops.prevCount = op.getPrevCount();
   return ops;
 }
 
