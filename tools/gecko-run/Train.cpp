@@ -682,9 +682,9 @@ int trainCommand(int argc, char **argv) {
       info.step = step;
       info.fields = options;
       info.fields["data_position"] = std::to_string(position);
-      info.fields["rng"] =
-          "splitmix64 epoch seed " +
-          fmt("%.0f", static_cast<double>(order.epochSeed(position / windows)));
+      info.fields["rng"] = "splitmix64 epoch " +
+                           std::to_string(position / windows) + " seed " +
+                           std::to_string(order.epochSeed(position / windows));
       double t0 = now();
       std::string path = checkpointPath(ckptDir, step);
       if (Status s = saveCheckpoint(path, *trainer, info); !s)
