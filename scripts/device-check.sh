@@ -93,8 +93,8 @@ run)
     if ! { "$cxx" -std=c++17 -O2 -fPIC -shared -fvisibility=hidden \
              -I"$root/include" -I"$root/runtime" -o "$bin/libgecko_cuda_runtime.so" \
              "$root/runtime/cuda/CudaRuntimeWrappers.cpp" "$root/runtime/cuda/CudaDriver.cpp" -ldl &&
-           "$cxx" -std=c++17 -O2 -rdynamic -o "$bin/gecko-device-run" \
-             "$src/gecko-device-run.cpp" "$src/Json.cpp" "$src/Manifest.cpp" \
+           "$cxx" -std=c++17 -O2 -rdynamic -I"$root/include" -o "$bin/gecko-device-run" \
+             "$src/gecko-device-run.cpp" "$root/runtime/model/Json.cpp" "$src/Manifest.cpp" \
              "$src/TensorFile.cpp" "$src/MemrefCopy.cpp" -ldl; } > "$work/build.log" 2>&1; then
       cat "$work/build.log" >&2
       echo "device-check: building the run driver failed" >&2

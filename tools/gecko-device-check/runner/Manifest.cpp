@@ -1,13 +1,15 @@
 //===- Manifest.cpp - The device check's manifest.json, validated ---------===//
 
 #include "Manifest.h"
-#include "Json.h"
 #include "Random.h"
+#include "gecko/Runtime/Json.h"
 
 #include <cmath>
 #include <cstdio>
 
 namespace gecko::devcheck {
+
+namespace json = gecko::rt::json;
 
 size_t kernelDtypeSize(const std::string &dtype) {
   if (dtype == "f32")
@@ -76,19 +78,19 @@ struct Reader {
   }
   bool string(const json::Value &object, const char *key, std::string &out,
               bool optional = false) {
-    const json::Value *v = object.find(key);
+    const json::Value *v = object.get(key);
     if (!v)
       return optional || fail(std::string("missing \"") + key + "\"");
     if (!v->isString())
       return fail(std::string("\"") + key + "\" is not a string");
-    out = v->string;
+    out = v->asString();
     return true;
   }
   bool number(const json::Value &object, const char *key, double &out) {
-    const json::Value *v = object.find(key);
+    const json::Value *v = object.get(key);
     if (!v || !v->isNumber())
       return fail(std::string("missing number \"") + key + "\"");
-    out = v->number;
+    out = v->asNumber();
     return true;
   }
   bool integer(const json::Value &object, const char *key, int64_t &out) {
@@ -101,15 +103,15 @@ struct Reader {
     return true;
   }
   bool shape(const json::Value &object, std::vector<int64_t> &out) {
-    const json::Value *v = object.find("shape");
+    const json::Value *v = object.get("shape");
     if (!v || !v->isArray())
       return fail("missing \"shape\"");
     out.clear();
-    for (const json::Value &d : v->array) {
-      if (!d.isNumber() || d.number < 0 || d.number != std::floor(d.number) ||
-          d.number > 1e12)
+    for (const json::Value &d : v->items()) {
+      if (!d.isNumber() || d.asNumber() < 0 ||
+          d.asNumber() != std::floor(d.asNumber()) || d.asNumber() > 1e12)
         return fail("bad \"shape\"");
-      out.push_back(static_cast<int64_t>(d.number));
+      out.push_back(static_cast<int64_t>(d.asNumber()));
     }
     return true;
   }
@@ -135,19 +137,19 @@ bool readCase(const json::Value &c, CaseSpec &spec, std::string &error) {
     return r.fail("bad tolerance");
   if (spec.name.empty() || spec.name.find('/') != std::string::npos)
     return r.fail("bad name");
-  if (const json::Value *m = c.find("metadata")) {
+  if (const json::Value *m = c.get("metadata")) {
     if (!m->isObject())
       return r.fail("\"metadata\" is not an object");
-    for (const auto &[k, v] : m->object)
-      if (v.isString())
-        spec.metadata[k] = v.string;
+    for (size_t i = 0; i < m->keys().size(); ++i)
+      if (m->values()[i].isString())
+        spec.metadata[m->keys()[i]] = m->values()[i].asString();
   }
-  const json::Value *args = c.find("args");
-  const json::Value *results = c.find("results");
+  const json::Value *args = c.get("args");
+  const json::Value *results = c.get("results");
   if (!args || !args->isArray() || !results || !results->isArray())
     return r.fail("missing \"args\" / \"results\"");
-  for (size_t i = 0; i < args->array.size(); ++i) {
-    const json::Value &a = args->array[i];
+  for (size_t i = 0; i < args->items().size(); ++i) {
+    const json::Value &a = args->items()[i];
     r.where = "manifest: case '" + spec.name + "': argument " +
               std::to_string(i) + ": ";
     ArgSpec arg;
@@ -171,8 +173,8 @@ bool readCase(const json::Value &c, CaseSpec &spec, std::string &error) {
     }
     spec.args.push_back(std::move(arg));
   }
-  for (size_t i = 0; i < results->array.size(); ++i) {
-    const json::Value &v = results->array[i];
+  for (size_t i = 0; i < results->items().size(); ++i) {
+    const json::Value &v = results->items()[i];
     r.where = "manifest: case '" + spec.name + "': result " +
               std::to_string(i) + ": ";
     ResultSpec result;
@@ -181,16 +183,16 @@ bool readCase(const json::Value &c, CaseSpec &spec, std::string &error) {
       return false;
     if (!kernelDtypeSize(result.dtype))
       return r.fail("unknown dtype '" + result.dtype + "'");
-    if (const json::Value *cmp = v.find("compare"))
-      result.compare = cmp->isBool() ? cmp->boolean : true;
+    if (const json::Value *cmp = v.get("compare"))
+      result.compare = cmp->isBool() ? cmp->asBool() : true;
     spec.results.push_back(std::move(result));
   }
   if (spec.results.empty())
     return r.fail("no results");
-  if (const json::Value *randoms = c.find("random_inputs")) {
+  if (const json::Value *randoms = c.get("random_inputs")) {
     if (!randoms->isArray())
       return r.fail("\"random_inputs\" is not an array");
-    for (const json::Value &v : randoms->array) {
+    for (const json::Value &v : randoms->items()) {
       RandomSpec random;
       std::string seed;
       r.where = "manifest: case '" + spec.name + "': random input: ";
@@ -208,11 +210,11 @@ bool readCase(const json::Value &c, CaseSpec &spec, std::string &error) {
       spec.randomInputs.push_back(std::move(random));
     }
   }
-  if (const json::Value *kernels = c.find("kernels"))
+  if (const json::Value *kernels = c.get("kernels"))
     if (kernels->isArray())
-      for (const json::Value &k : kernels->array)
+      for (const json::Value &k : kernels->items())
         if (k.isString())
-          spec.kernels.push_back(k.string);
+          spec.kernels.push_back(k.asString());
   return true;
 }
 
@@ -228,11 +230,12 @@ bool readManifest(const std::string &dir, Manifest &out, std::string &error) {
   std::string path = dir + "/manifest.json", text, why;
   if (!readText(path, text, error))
     return false;
-  json::Value root;
-  if (!json::parse(text, root, why)) {
+  std::optional<json::Value> parsed = json::parse(text, &why);
+  if (!parsed) {
     error = path + ": not JSON: " + why;
     return false;
   }
+  const json::Value &root = *parsed;
   Reader r{error, path + ": "};
   std::string format;
   if (!root.isObject() || !r.string(root, "format", format) ||
@@ -241,11 +244,11 @@ bool readManifest(const std::string &dir, Manifest &out, std::string &error) {
   r.string(root, "chip", out.chip, true);
   r.string(root, "features", out.features, true);
   r.string(root, "binary_format", out.binaryFormat, true);
-  const json::Value *cases = root.find("cases");
-  if (!cases || !cases->isArray() || cases->array.empty())
+  const json::Value *cases = root.get("cases");
+  if (!cases || !cases->isArray() || cases->items().empty())
     return r.fail("no cases");
   std::map<std::string, int> seen;
-  for (const json::Value &c : cases->array) {
+  for (const json::Value &c : cases->items()) {
     CaseSpec spec;
     if (!readCase(c, spec, error))
       return false;

@@ -1,15 +1,19 @@
 //===- TensorFile.cpp - safetensors files for the run driver --------------===//
 
 #include "TensorFile.h"
-#include "Json.h"
+#include "gecko/Runtime/Json.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <numeric>
 #include <unistd.h>
 
 namespace gecko::devcheck {
+
+namespace json = gecko::rt::json;
 
 int64_t StoredTensor::numel() const {
   int64_t n = 1;
@@ -103,8 +107,18 @@ bool readAll(const std::string &path, std::vector<uint8_t> &out,
 }
 
 bool isInteger(const json::Value &v) {
-  return v.isNumber() && v.number >= 0 && v.number <= 9007199254740992.0 &&
-         v.number == std::floor(v.number);
+  double d = v.asNumber();
+  return v.isNumber() && d >= 0 && d <= 9007199254740992.0 &&
+         d == std::floor(d);
+}
+
+/// The member indices of object `v` in key order.
+std::vector<size_t> sortedMembers(const json::Value &v) {
+  std::vector<size_t> order(v.keys().size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return v.keys()[a] < v.keys()[b]; });
+  return order;
 }
 
 } // namespace
@@ -127,47 +141,53 @@ bool readTensorFile(const std::string &path, TensorFile &out,
     return fail("header length " + std::to_string(headerLength) +
                 " runs past the end of the file");
   std::string header(bytes.begin() + 8, bytes.begin() + 8 + headerLength);
-  json::Value root;
   std::string why;
-  if (!json::parse(header, root, why))
+  std::optional<json::Value> parsed = json::parse(header, &why);
+  if (!parsed)
     return fail("header is not JSON: " + why);
+  const json::Value &root = *parsed;
   if (!root.isObject())
     return fail("header is not a JSON object");
   size_t dataStart = 8 + headerLength;
   uint64_t dataSize = bytes.size() - dataStart;
   out = TensorFile();
-  for (const auto &[name, entry] : root.object) {
+  // Members in key order, so that the first error reported does not depend
+  // on the header's order.
+  for (size_t i : sortedMembers(root)) {
+    const std::string &name = root.keys()[i];
+    const json::Value &entry = root.values()[i];
     if (name == "__metadata__") {
       if (!entry.isObject())
         return fail("__metadata__ is not an object");
-      for (const auto &[key, value] : entry.object) {
-        if (!value.isString())
+      for (size_t j : sortedMembers(entry)) {
+        const std::string &key = entry.keys()[j];
+        if (!entry.values()[j].isString())
           return fail("metadata '" + key + "' is not a string");
-        out.metadata[key] = value.string;
+        out.metadata[key] = entry.values()[j].asString();
       }
       continue;
     }
-    const json::Value *dtype = entry.find("dtype");
-    const json::Value *shape = entry.find("shape");
-    const json::Value *offsets = entry.find("data_offsets");
-    if (!dtype || !dtype->isString() || !dtypeSize(dtype->string))
+    const json::Value *dtype = entry.get("dtype");
+    const json::Value *shape = entry.get("shape");
+    const json::Value *offsets = entry.get("data_offsets");
+    if (!dtype || !dtype->isString() || !dtypeSize(dtype->asString()))
       return fail("tensor '" + name + "': missing or unknown dtype");
     if (!shape || !shape->isArray())
       return fail("tensor '" + name + "': missing shape");
-    if (!offsets || !offsets->isArray() || offsets->array.size() != 2 ||
-        !isInteger(offsets->array[0]) || !isInteger(offsets->array[1]))
+    if (!offsets || !offsets->isArray() || offsets->items().size() != 2 ||
+        !isInteger(offsets->items()[0]) || !isInteger(offsets->items()[1]))
       return fail("tensor '" + name + "': bad data_offsets");
     StoredTensor t;
-    t.dtype = dtype->string;
+    t.dtype = dtype->asString();
     double count = 1;
-    for (const json::Value &d : shape->array) {
+    for (const json::Value &d : shape->items()) {
       if (!isInteger(d))
         return fail("tensor '" + name + "': bad shape");
-      t.shape.push_back(static_cast<int64_t>(d.number));
-      count *= d.number;
+      t.shape.push_back(static_cast<int64_t>(d.asNumber()));
+      count *= d.asNumber();
     }
-    uint64_t begin = static_cast<uint64_t>(offsets->array[0].number);
-    uint64_t end = static_cast<uint64_t>(offsets->array[1].number);
+    uint64_t begin = static_cast<uint64_t>(offsets->items()[0].asNumber());
+    uint64_t end = static_cast<uint64_t>(offsets->items()[1].asNumber());
     if (begin > end || end > dataSize)
       return fail("tensor '" + name + "': data_offsets [" +
                   std::to_string(begin) + ", " + std::to_string(end) +
