@@ -101,6 +101,11 @@ struct GeckoVectorizeCpuPass
       llvm::cl::desc("Largest vector along the last loop dimension of a "
                      "non-contraction op"),
       llvm::cl::init(512)};
+  Option<int64_t> maxRows{
+      *this, "max-rows",
+      llvm::cl::desc("Most rows (elements over the innermost vector size) "
+                     "of a non-contraction op's vector"),
+      llvm::cl::init(16)};
   Option<int64_t> contractionMTile{
       *this, "contraction-m-tile",
       llvm::cl::desc("Rows (m) of a contraction's register tile"),
@@ -133,19 +138,41 @@ struct GeckoVectorizeCpuPass
     // its wanted size and, for a non-contraction, the vector stays within
     // `innerTile` elements (so a (16, 16) CEMA step is one 2-D vector);
     // otherwise it is tiled to its wanted size.
+    // An n-D vector is lowered to one rank-1 op per row (product of all but
+    // the innermost vector size), fully unrolled, so a non-contraction also
+    // keeps at most `maxRows` rows: without the cap a small innermost dim
+    // (rope's (re, im) pair: (16, 2, 8, 2)) made 256-row vectors, thousands
+    // of ops per linalg op. A dimension that would exceed the cap is tiled
+    // to its largest divisor that fits (no partial tiles, no masks); only
+    // parallel dimensions, so the order of every reduction stays as it was.
+    SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
     int64_t elements = 1;
+    int64_t rows = 1;
     for (int d = numLoops - 1; d >= 0; --d) {
       std::optional<int64_t> bound = loopUpperBound(op, d);
+      bool inner = d == static_cast<int>(numLoops) - 1;
+      bool capped = !isContraction && !inner &&
+                    iterators[d] == utils::IteratorType::parallel;
       int64_t limit = want[d];
-      if (!isContraction && d != static_cast<int>(numLoops) - 1)
+      int64_t rowLimit = std::max<int64_t>(1, maxRows / rows);
+      if (!isContraction && !inner)
         limit = std::max<int64_t>(1, innerTile / elements);
-      if (bound && *bound <= limit) {
+      if (bound && *bound <= limit && (!capped || *bound <= rowLimit)) {
         vectorSizes[d] = *bound; // whole dimension (masked if dynamic)
+      } else if (bound && *bound <= limit) {
+        // Only the row cap is exceeded: a divisor of the static bound.
+        int64_t tile = rowLimit;
+        while (*bound % tile != 0)
+          --tile;
+        tiles[d] = tile;
+        vectorSizes[d] = tile;
       } else {
         tiles[d] = want[d];
         vectorSizes[d] = want[d];
       }
       elements *= vectorSizes[d];
+      if (!inner)
+        rows *= vectorSizes[d];
     }
     for (int64_t size : vectorSizes)
       if (size <= 0)

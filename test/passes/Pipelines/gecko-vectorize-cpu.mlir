@@ -1,5 +1,6 @@
 // RUN: gecko-opt %s --split-input-file --gecko-vectorize-cpu | FileCheck %s
 // RUN: gecko-opt %s --split-input-file --gecko-vectorize-cpu="contraction-m-tile=4 contraction-n-tile=16" | FileCheck %s --check-prefix=SMALL
+// RUN: gecko-opt %s --split-input-file --gecko-vectorize-cpu="max-rows=6" | FileCheck %s --check-prefix=ROWS
 
 // A row reduction (a norm's sum of squares): one row per scf.for step, the
 // whole row as one vector, reduced with vector.reduction.
@@ -110,5 +111,33 @@ func.func @left_alone_and_copies(%z: memref<4x8xcomplex<f32>>, %t: memref<4x32xf
   %slot = memref.subview %big[4, 0] [4, 32] [1, 1] : memref<8x32xf32> to memref<4x32xf32, strided<[32, 1], offset: 128>>
   memref.copy %t, %slot : memref<4x32xf32> to memref<4x32xf32, strided<[32, 1], offset: 128>>
   memref.copy %t, %u : memref<4x32xf32> to memref<4x32xf32>
+  return
+}
+
+// -----
+
+// A small innermost dim (rope's (re, im) pairs): at most `max-rows` (16)
+// rows of vector<2> per step instead of one 256-row vector (256 unrolled
+// loads); a dim over the cap is tiled to its largest divisor that fits.
+// CHECK-LABEL: func.func @small_inner_dim
+// CHECK:         scf.for %{{.+}} = %c0 to %c16 step %c1
+// CHECK-COUNT-16:  vector.load %{{.+}} : memref<16x2x8x2xf32>, vector<2xf32>
+// CHECK-NOT:       vector.load
+// CHECK-COUNT-16:  vector.store %{{.+}} : memref<16x2x8x2xf32>, vector<2xf32>
+// CHECK-NOT:       vector.store
+// ROWS-LABEL: func.func @small_inner_dim
+// ROWS:         scf.for %{{.+}} = %c0 to %c16 step %c1
+// ROWS:           scf.for %{{.+}} = %c0 to %c2 step %c1
+// ROWS:             scf.for %{{.+}} = %c0 to %c8 step %c4
+// ROWS-COUNT-4:       vector.load %{{.+}} : memref<16x2x8x2xf32>, vector<2xf32>
+// ROWS-NOT:           vector.load
+func.func @small_inner_dim(%x: memref<16x2x8x2xf32>, %y: memref<16x2x8x2xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<16x2x8x2xf32>) outs(%y : memref<16x2x8x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %sq = arith.mulf %in, %in : f32
+    linalg.yield %sq : f32
+  }
   return
 }
