@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Train.h"
+#include "Options.h"
 
 #include "gecko/Runtime/Model.h"
 #include "gecko/Runtime/Safetensors.h"
@@ -98,97 +99,6 @@ const char *kMakeTaskHelp =
     " of the vocabulary (default K 32, V 64, P 2, vocab 256). --gap G: G\n"
     "filler chunks before the queries (default 2; G < 1 puts the pairs in\n"
     "sliding-attention reach, a control).\n";
-
-struct Args {
-  std::map<std::string, std::string> values;
-  std::vector<std::string> flags;
-  bool has(const std::string &k) const {
-    return values.count(k) ||
-           std::find(flags.begin(), flags.end(), k) != flags.end();
-  }
-  std::string get(const std::string &k, const std::string &d = "") const {
-    auto it = values.find(k);
-    return it == values.end() ? d : it->second;
-  }
-};
-
-int fail(const std::string &message) {
-  std::fprintf(stderr, "gecko-run: error: %s\n", message.c_str());
-  return 1;
-}
-
-bool parseArgs(int argc, char **argv, const std::vector<std::string> &flags,
-               const std::vector<std::string> &valued, Args *out,
-               std::string *error, bool *help) {
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i], key = arg, value;
-    bool inlineValue = false;
-    size_t eq = arg.find('=');
-    if (arg.compare(0, 2, "--") == 0 && eq != std::string::npos) {
-      key = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inlineValue = true;
-    }
-    if (key == "--help" || key == "-h") {
-      *help = true;
-      continue;
-    }
-    if (std::find(flags.begin(), flags.end(), key) != flags.end()) {
-      if (inlineValue) {
-        *error = "option " + key + " takes no value";
-        return false;
-      }
-      out->flags.push_back(key);
-      continue;
-    }
-    if (std::find(valued.begin(), valued.end(), key) == valued.end()) {
-      *error = "unknown option '" + arg + "' (see gecko-run " +
-               std::string(argv[1]) + " --help)";
-      return false;
-    }
-    if (!inlineValue) {
-      if (i + 1 >= argc) {
-        *error = "option " + key + " needs a value";
-        return false;
-      }
-      value = argv[++i];
-    }
-    if (out->values.count(key)) {
-      *error = "option " + key + " given twice";
-      return false;
-    }
-    out->values[key] = value;
-  }
-  return true;
-}
-
-bool toInt(const std::string &text, int64_t min, int64_t *out) {
-  if (text.empty())
-    return false;
-  char *end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (errno || *end || v < min)
-    return false;
-  *out = v;
-  return true;
-}
-
-bool toDouble(const std::string &text, double *out) {
-  if (text.empty())
-    return false;
-  char *end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (*end || !std::isfinite(v))
-    return false;
-  *out = v;
-  return true;
-}
-
-double now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 uint64_t splitmix64(uint64_t &state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ull);
@@ -419,39 +329,39 @@ void removeStaleTemporaries(const std::string &dir) {
 //===----------------------------------------------------------------------===//
 
 int trainCommand(int argc, char **argv) {
-  Args a;
+  Options a;
+  a.command = argv[1];
   std::string error;
-  bool help = false;
-  if (!parseArgs(argc, argv, {"--init-random", "--resume"},
-                 {"--artifact",
-                  "--data",
-                  "--data-format",
-                  "--steps",
-                  "--seq-len",
-                  "--lr",
-                  "--min-lr",
-                  "--warmup",
-                  "--weight-decay",
-                  "--clip",
-                  "--beta1",
-                  "--beta2",
-                  "--eps",
-                  "--grad-accum",
-                  "--seed",
-                  "--checkpoint-dir",
-                  "--checkpoint-every",
-                  "--keep-checkpoints",
-                  "--weights",
-                  "--eval-data",
-                  "--eval-every",
-                  "--eval-rows",
-                  "--query-token",
-                  "--export-weights",
-                  "--log-every",
-                  "--threads"},
-                 &a, &error, &help))
+  if (!parseOptions(argc, argv, {"--init-random", "--resume"},
+                    {"--artifact",
+                     "--data",
+                     "--data-format",
+                     "--steps",
+                     "--seq-len",
+                     "--lr",
+                     "--min-lr",
+                     "--warmup",
+                     "--weight-decay",
+                     "--clip",
+                     "--beta1",
+                     "--beta2",
+                     "--eps",
+                     "--grad-accum",
+                     "--seed",
+                     "--checkpoint-dir",
+                     "--checkpoint-every",
+                     "--keep-checkpoints",
+                     "--weights",
+                     "--eval-data",
+                     "--eval-every",
+                     "--eval-rows",
+                     "--query-token",
+                     "--export-weights",
+                     "--log-every",
+                     "--threads"},
+                    &a, &error))
     return fail(error);
-  if (help) {
+  if (a.help) {
     std::fputs(kTrainHelp, stdout);
     return 0;
   }
@@ -484,7 +394,7 @@ int trainCommand(int argc, char **argv) {
         IntOpt{"--eval-rows", 1, &evalRows},
         IntOpt{"--query-token", 0, &queryToken},
         IntOpt{"--threads", 1, &threads}, IntOpt{"--seq-len", 1, &seqLen}})
-    if (a.has(o.name) && !toInt(a.get(o.name), o.min, o.out))
+    if (a.has(o.name) && !parseInt(a.get(o.name), o.min, o.out))
       return fail(std::string(o.name) + " must be an integer >= " +
                   std::to_string(o.min) + ", got '" + a.get(o.name) + "'");
   struct RealOpt {
@@ -497,7 +407,7 @@ int trainCommand(int argc, char **argv) {
         RealOpt{"--weight-decay", &opt.weightDecay},
         RealOpt{"--clip", &opt.clipNorm}, RealOpt{"--beta1", &opt.beta1},
         RealOpt{"--beta2", &opt.beta2}, RealOpt{"--eps", &opt.eps}})
-    if (a.has(o.name) && !toDouble(a.get(o.name), o.out))
+    if (a.has(o.name) && !parseDouble(a.get(o.name), o.out))
       return fail(std::string(o.name) + " must be a number, got '" +
                   a.get(o.name) + "'");
   if (!minLrGiven)
@@ -561,12 +471,8 @@ int trainCommand(int argc, char **argv) {
                              " to resume from; give --init-random or "
                              "--weights to start"
                        : "give --init-random, --weights FILE or --resume");
-  if (a.has("--weights")) {
-    if (Status s = model->loadWeights(a.get("--weights")); !s)
-      return fail(s.message());
-  } else if (Status s = model->initRandom(static_cast<uint64_t>(seed)); !s) {
+  if (Status s = loadOrInitWeights(*model, a, static_cast<uint64_t>(seed)); !s)
     return fail(s.message());
-  }
   std::unique_ptr<Trainer> trainer;
   if (Status s = Trainer::create(*model, &trainer); !s)
     return fail(s.message());
@@ -591,7 +497,7 @@ int trainCommand(int argc, char **argv) {
     if (Status s = loadCheckpoint(latest, *trainer, &info); !s)
       return fail(s.message());
     done = info.step;
-    if (!toInt(info.fields["data_position"], 0, &position))
+    if (!parseInt(info.fields["data_position"], 0, &position))
       return fail("checkpoint " + latest + ": bad 'data_position' metadata");
     for (const char *key : {"seed", "grad_accum", "micro_batch", "seq_len"})
       if (info.fields[key] != options[key])
@@ -725,16 +631,16 @@ int trainCommand(int argc, char **argv) {
 //===----------------------------------------------------------------------===//
 
 int makeTaskCommand(int argc, char **argv) {
-  Args a;
+  Options a;
+  a.command = argv[1];
   std::string error;
-  bool help = false;
-  if (!parseArgs(argc, argv, {},
-                 {"--rows", "--length", "--chunk", "-o", "--pairs", "--keys",
-                  "--values", "--vocab", "--seed", "--task", "--filler",
-                  "--gap"},
-                 &a, &error, &help))
+  if (!parseOptions(argc, argv, {},
+                    {"--rows", "--length", "--chunk", "-o", "--pairs", "--keys",
+                     "--values", "--vocab", "--seed", "--task", "--filler",
+                     "--gap"},
+                    &a, &error))
     return fail(error);
-  if (help) {
+  if (a.help) {
     std::fputs(kMakeTaskHelp, stdout);
     return 0;
   }
@@ -756,7 +662,7 @@ int makeTaskCommand(int argc, char **argv) {
                    IntOpt{"--values", 1, &values}, IntOpt{"--vocab", 1, &vocab},
                    IntOpt{"--seed", 0, &seed}, IntOpt{"--pairs", 1, &pairs},
                    IntOpt{"--filler", 1, &filler}, IntOpt{"--gap", 0, &gap}})
-    if (a.has(o.name) && !toInt(a.get(o.name), o.min, o.out))
+    if (a.has(o.name) && !parseInt(a.get(o.name), o.min, o.out))
       return fail(std::string(o.name) +
                   " must be an integer >= " + std::to_string(o.min));
   const int64_t query = 3, keyBase = 8, valueBase = keyBase + keys,

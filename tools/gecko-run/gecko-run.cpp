@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Options.h"
 #include "Train.h"
 
 #include "gecko/Runtime/Json.h"
@@ -29,6 +30,7 @@
 #include <vector>
 
 using namespace gecko::rt;
+using namespace gecko::run;
 
 namespace {
 
@@ -116,31 +118,8 @@ const char *kStreamHelp =
     "                         multiple of the chunk size)\n"
     "  --report-json FILE     also write the figures as JSON\n";
 
-struct Options {
-  std::string command;
-  std::map<std::string, std::string> values;
-  std::vector<std::string> flags;
-  bool help = false;
-
-  bool has(const std::string &key) const {
-    return values.count(key) ||
-           std::find(flags.begin(), flags.end(), key) != flags.end();
-  }
-  std::string get(const std::string &key, const std::string &def = "") const {
-    auto it = values.find(key);
-    return it == values.end() ? def : it->second;
-  }
-};
-
-int fail(const std::string &message) {
-  std::fprintf(stderr, "gecko-run: error: %s\n", message.c_str());
-  return 1;
-}
-
 /// Parses `--key=value`, `--key value`, `-o value` and boolean flags.
 bool parseArgs(int argc, char **argv, Options *opts, std::string *error) {
-  static const std::vector<std::string> kFlags = {"--init-random", "--help",
-                                                  "-h"};
   static const std::vector<std::string> kValued = {"--artifact",
                                                    "--weights",
                                                    "--seed",
@@ -161,69 +140,7 @@ bool parseArgs(int argc, char **argv, Options *opts, std::string *error) {
                                                    "--threads",
                                                    "--decode",
                                                    "--schedule"};
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string key = arg, value;
-    bool inlineValue = false;
-    size_t eq = arg.find('=');
-    if (arg.compare(0, 2, "--") == 0 && eq != std::string::npos) {
-      key = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inlineValue = true;
-    }
-    if (std::find(kFlags.begin(), kFlags.end(), key) != kFlags.end()) {
-      if (inlineValue) {
-        *error = "option " + key + " takes no value";
-        return false;
-      }
-      if (key == "--help" || key == "-h")
-        opts->help = true;
-      else
-        opts->flags.push_back(key);
-      continue;
-    }
-    if (std::find(kValued.begin(), kValued.end(), key) == kValued.end()) {
-      *error = "unknown option '" + arg + "' (see gecko-run " + opts->command +
-               " --help)";
-      return false;
-    }
-    if (!inlineValue) {
-      if (i + 1 >= argc) {
-        *error = "option " + key + " needs a value";
-        return false;
-      }
-      value = argv[++i];
-    }
-    if (opts->values.count(key)) {
-      *error = "option " + key + " given twice";
-      return false;
-    }
-    opts->values[key] = value;
-  }
-  return true;
-}
-
-bool parseInt(const std::string &text, int64_t min, int64_t *out) {
-  if (text.empty())
-    return false;
-  char *end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (errno || *end || v < min)
-    return false;
-  *out = v;
-  return true;
-}
-
-bool parseDouble(const std::string &text, double *out) {
-  if (text.empty())
-    return false;
-  char *end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (*end || !std::isfinite(v))
-    return false;
-  *out = v;
-  return true;
+  return parseOptions(argc, argv, {"--init-random"}, kValued, opts, error);
 }
 
 /// Rejects options that `command` does not take.
@@ -366,11 +283,6 @@ private:
 // Helpers
 //===----------------------------------------------------------------------===//
 
-double now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 /// VmHWM / VmRSS of this process in KiB (0 if unknown).
 int64_t procStatusKiB(const char *key) {
   std::ifstream in("/proc/self/status");
@@ -406,12 +318,22 @@ Status loadModel(const Options &opts, std::unique_ptr<Model> *model) {
     if (Status s = (*model)->setNumThreads(static_cast<int>(threads)); !s)
       return s;
   }
-  if (opts.has("--weights"))
-    return (*model)->loadWeights(opts.get("--weights"));
   int64_t seed = 0;
-  if (opts.has("--seed") && !parseInt(opts.get("--seed"), 0, &seed))
+  if (!opts.has("--weights") && opts.has("--seed") &&
+      !parseInt(opts.get("--seed"), 0, &seed))
     return Status::error("--seed must be a non-negative integer");
-  return (*model)->initRandom(static_cast<uint64_t>(seed));
+  return loadOrInitWeights(**model, opts, static_cast<uint64_t>(seed));
+}
+
+/// loadModel for the commands that run one stream (generate, stream).
+Status loadBatch1Model(const Options &opts, std::unique_ptr<Model> *model) {
+  if (Status s = loadModel(opts, model); !s)
+    return s;
+  if ((*model)->batch() != 1)
+    return Status::error(opts.command +
+                         " runs batch-1 artifacts; this one has batch " +
+                         std::to_string((*model)->batch()));
+  return Status::success();
 }
 
 /// --decode on|off.
@@ -668,11 +590,8 @@ int generate(const Options &opts) {
   if (opts.has("--seed") && !parseInt(opts.get("--seed"), 0, &seed))
     return fail("--seed must be a non-negative integer");
   std::unique_ptr<Model> model;
-  if (Status s = loadModel(opts, &model); !s)
+  if (Status s = loadBatch1Model(opts, &model); !s)
     return fail(s.message());
-  if (model->batch() != 1)
-    return fail("generate runs batch-1 artifacts; this one has batch " +
-                std::to_string(model->batch()));
   int64_t vocab = model->vocabSize();
   bool byteLevel = vocab >= 256;
 
@@ -767,11 +686,8 @@ int stream(const Options &opts) {
   if (opts.has("--seed") && !parseInt(opts.get("--seed"), 0, &seed))
     return fail("--seed must be a non-negative integer");
   std::unique_ptr<Model> model;
-  if (Status s = loadModel(opts, &model); !s)
+  if (Status s = loadBatch1Model(opts, &model); !s)
     return fail(s.message());
-  if (model->batch() != 1)
-    return fail("stream runs batch-1 artifacts; this one has batch " +
-                std::to_string(model->batch()));
   int64_t vocab = model->vocabSize(), chunk = model->chunkSize();
   block = (block + chunk - 1) / chunk * chunk;
 
