@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <random>
 #include <vector>
 
 namespace aotdriver {
@@ -47,6 +48,19 @@ MemRef<Rank> describe(std::vector<float> &data, const int64_t (&shape)[Rank]) {
 // The shapes of the entries in rms-norm.mlir and packed.mlir.
 constexpr int64_t B = 3, L = 37, D = 24;
 constexpr double kEps = 1e-5;
+
+/// x (B, L, D) and w (D), uniform in [-2, 2) from `seed`.
+inline void randomInputs(unsigned seed, std::vector<float> &x,
+                         std::vector<float> &w) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  x.assign(B * L * D, 0.0f);
+  w.assign(D, 0.0f);
+  for (float &v : x)
+    v = uniform(rng);
+  for (float &v : w)
+    v = uniform(rng);
+}
 
 /// y = x * (mean_g(x^2) + eps)^(-1/2) * (w + 1) over `groups` groups of the
 /// last dimension (no weight: * 1).

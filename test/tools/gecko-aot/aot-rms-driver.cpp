@@ -12,7 +12,6 @@
 #include "AotDriver.h"
 
 #include <cstdlib>
-#include <random>
 #include <vector>
 
 using namespace aotdriver;
@@ -35,18 +34,11 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
-  std::vector<float> x(B * L * D), w(D);
-  for (float &v : x)
-    v = uniform(rng);
-  for (float &v : w)
-    v = uniform(rng);
+  std::vector<float> x, w;
+  randomInputs(42, x, w);
   const std::vector<float> xCopy = x, wCopy = w;
-  const int64_t xShape[3] = {B, L, D};
-  const int64_t wShape[1] = {D};
-  MemRef<3> xRef = describe(x, xShape);
-  MemRef<1> wRef = describe(w, wShape);
+  MemRef<3> xRef = describe(x, {B, L, D});
+  MemRef<1> wRef = describe(w, {D});
 
   bool ok = true;
   MemRef<3> y{};
