@@ -151,61 +151,172 @@ LogicalResult retypeViewUsers(IRRewriter &rewriter, Value v) {
 }
 
 /// Per-tile buffers -> slices of a workgroup-memory memref.global sized by
-/// the constant upper bound of every dynamic size.
+/// the constant upper bound of every dynamic size, smallest first while the
+/// tile's total stays within `budget` bytes. A buffer that does not fit
+/// becomes the block's slice of a global scratch buffer (one slice per tile
+/// iteration) allocated before the tile loop and freed after it, so that
+/// workgroup memory never grows with the problem (e.g. the sequence).
 LogicalResult promoteTileBuffers(IRRewriter &rewriter, ModuleOp module,
-                                 SymbolTable &symbols, scf::ForallOp tile) {
-  SmallVector<Operation *> allocs;
-  tile.walk([&](Operation *op) {
-    if (isa<memref::AllocOp, memref::AllocaOp>(op))
-      allocs.push_back(op);
-  });
-  MLIRContext *ctx = module.getContext();
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  for (Operation *op : allocs) {
-    auto type = cast<MemRefType>(op->getResult(0).getType());
-    if (!type.getLayout().isIdentity())
-      return op->emitOpError("gecko-map-forall-to-gpu: per-tile buffer with a "
-                             "non-identity layout");
-    ValueRange dynSizes = op->getOperands();
+                                 SymbolTable &symbols, scf::ForallOp tile,
+                                 int64_t budget) {
+  struct Buffer {
+    Operation *op;
     SmallVector<int64_t> bounds;
     SmallVector<OpFoldResult> sizes;
+    int64_t bytes;
+  };
+  SmallVector<Buffer> buffers;
+  WalkResult walk = tile.walk([&](Operation *op) {
+    if (!isa<memref::AllocOp, memref::AllocaOp>(op))
+      return WalkResult::advance();
+    auto type = cast<MemRefType>(op->getResult(0).getType());
+    if (!type.getLayout().isIdentity()) {
+      op->emitOpError("gecko-map-forall-to-gpu: per-tile buffer with a "
+                      "non-identity layout");
+      return WalkResult::interrupt();
+    }
+    Buffer buffer{op, {}, {}, 0};
+    ValueRange dynSizes = op->getOperands();
     unsigned nextDyn = 0;
+    int64_t elements = 1;
     for (int64_t dim : type.getShape()) {
       if (!ShapedType::isDynamic(dim)) {
-        bounds.push_back(dim);
-        sizes.push_back(rewriter.getIndexAttr(dim));
+        buffer.bounds.push_back(dim);
+        buffer.sizes.push_back(rewriter.getIndexAttr(dim));
+        elements *= dim;
         continue;
       }
       Value size = dynSizes[nextDyn++];
       FailureOr<int64_t> ub = ValueBoundsConstraintSet::computeConstantBound(
           presburger::BoundType::UB, ValueBoundsConstraintSet::Variable(size),
           /*stopCondition=*/nullptr, /*closedUB=*/true);
-      if (failed(ub))
-        return op->emitOpError(
+      if (failed(ub)) {
+        op->emitOpError(
             "gecko-map-forall-to-gpu: per-tile buffer size has no constant "
-            "upper bound (workgroup memory must be sized statically)");
-      bounds.push_back(*ub);
-      sizes.push_back(size);
+            "upper bound (tile buffers must be sized statically)");
+        return WalkResult::interrupt();
+      }
+      buffer.bounds.push_back(*ub);
+      buffer.sizes.push_back(size);
+      elements *= *ub;
     }
-    auto globalType = MemRefType::get(bounds, type.getElementType(),
-                                      MemRefLayoutAttrInterface{}, workgroup);
+    int64_t elementBytes = llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+    buffer.bytes = llvm::alignTo(elements * elementBytes, 16);
+    buffers.push_back(std::move(buffer));
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  // Smallest first (stable: deterministic), while the total fits.
+  SmallVector<unsigned> order(buffers.size());
+  for (unsigned i = 0; i < buffers.size(); ++i)
+    order[i] = i;
+  llvm::stable_sort(order, [&](unsigned a, unsigned b) {
+    return buffers[a].bytes < buffers[b].bytes;
+  });
+  SmallVector<bool> inWorkgroup(buffers.size(), false);
+  int64_t used = 0;
+  for (unsigned i : order) {
+    if (used + buffers[i].bytes > budget)
+      break;
+    used += buffers[i].bytes;
+    inWorkgroup[i] = true;
+  }
+
+  // The tile's linear iteration index (for the scratch slices).
+  Value linear;
+  int64_t iterations = 1;
+  auto linearIndex = [&]() -> FailureOr<Value> {
+    if (linear)
+      return linear;
+    ArrayRef<int64_t> lbs = tile.getStaticLowerBound();
+    ArrayRef<int64_t> ubs = tile.getStaticUpperBound();
+    ArrayRef<int64_t> steps = tile.getStaticStep();
+    if (llvm::any_of(llvm::concat<const int64_t>(lbs, ubs, steps),
+                     ShapedType::isDynamic))
+      return tile.emitOpError("gecko-map-forall-to-gpu: a tile buffer over "
+                              "the workgroup-memory budget needs a static "
+                              "tile grid");
     OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(module.getBody());
-    auto global = memref::GlobalOp::create(
-        rewriter, op->getLoc(), rewriter.getStringAttr("__gecko_tile_buffer"),
-        rewriter.getStringAttr("private"), TypeAttr::get(globalType),
-        rewriter.getUnitAttr(), /*constant=*/nullptr,
-        rewriter.getI64IntegerAttr(16));
-    symbols.insert(global); // uniquifies the name
-    rewriter.setInsertionPoint(op);
-    Value view = memref::GetGlobalOp::create(rewriter, op->getLoc(), globalType,
-                                             global.getSymName());
-    if (type.hasStaticShape() == false) {
-      SmallVector<OpFoldResult> zeros(type.getRank(), rewriter.getIndexAttr(0));
-      SmallVector<OpFoldResult> ones(type.getRank(), rewriter.getIndexAttr(1));
-      view = memref::SubViewOp::create(rewriter, op->getLoc(), view, zeros,
-                                       sizes, ones);
+    rewriter.setInsertionPointToStart(tile.getBody());
+    Location loc = tile.getLoc();
+    Value acc = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    for (auto [iv, lb, ub, step] :
+         llvm::zip(tile.getInductionVars(), lbs, ubs, steps)) {
+      int64_t trips = ub > lb ? llvm::divideCeil(ub - lb, step) : 0;
+      iterations *= trips;
+      Value shifted = arith::SubIOp::create(
+          rewriter, loc, iv, arith::ConstantIndexOp::create(rewriter, loc, lb));
+      Value k = arith::DivUIOp::create(
+          rewriter, loc, shifted,
+          arith::ConstantIndexOp::create(rewriter, loc, step));
+      acc = arith::MulIOp::create(
+          rewriter, loc, acc,
+          arith::ConstantIndexOp::create(rewriter, loc, trips));
+      acc = arith::AddIOp::create(rewriter, loc, acc, k);
+    }
+    linear = acc;
+    return linear;
+  };
+
+  MLIRContext *ctx = module.getContext();
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  for (auto [i, buffer] : llvm::enumerate(buffers)) {
+    Operation *op = buffer.op;
+    auto type = cast<MemRefType>(op->getResult(0).getType());
+    Value view;
+    if (inWorkgroup[i]) {
+      auto globalType = MemRefType::get(buffer.bounds, type.getElementType(),
+                                        MemRefLayoutAttrInterface{}, workgroup);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(module.getBody());
+      auto global = memref::GlobalOp::create(
+          rewriter, op->getLoc(), rewriter.getStringAttr("__gecko_tile_buffer"),
+          rewriter.getStringAttr("private"), TypeAttr::get(globalType),
+          rewriter.getUnitAttr(), /*constant=*/nullptr,
+          rewriter.getI64IntegerAttr(16));
+      symbols.insert(global); // uniquifies the name
+      rewriter.setInsertionPoint(op);
+      view = memref::GetGlobalOp::create(rewriter, op->getLoc(), globalType,
+                                         global.getSymName());
+      if (!type.hasStaticShape()) {
+        SmallVector<OpFoldResult> zeros(type.getRank(),
+                                        rewriter.getIndexAttr(0));
+        SmallVector<OpFoldResult> ones(type.getRank(),
+                                       rewriter.getIndexAttr(1));
+        view = memref::SubViewOp::create(rewriter, op->getLoc(), view, zeros,
+                                         buffer.sizes, ones);
+      }
+    } else {
+      FailureOr<Value> block = linearIndex();
+      if (failed(block))
+        return failure();
+      SmallVector<int64_t> shape = {iterations};
+      llvm::append_range(shape, buffer.bounds);
+      auto scratchType = MemRefType::get(shape, type.getElementType());
+      Value scratch;
+      {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPoint(tile);
+        scratch = memref::AllocOp::create(rewriter, op->getLoc(), scratchType,
+                                          rewriter.getI64IntegerAttr(16));
+        rewriter.setInsertionPointAfter(tile);
+        memref::DeallocOp::create(rewriter, op->getLoc(), scratch);
+      }
+      rewriter.setInsertionPoint(op);
+      SmallVector<OpFoldResult> offsets(type.getRank() + 1,
+                                        rewriter.getIndexAttr(0));
+      offsets[0] = *block;
+      SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(1)};
+      llvm::append_range(sizes, buffer.sizes);
+      SmallVector<OpFoldResult> ones(type.getRank() + 1,
+                                     rewriter.getIndexAttr(1));
+      auto viewType = memref::SubViewOp::inferRankReducedResultType(
+          type.getShape(), scratchType, offsets, sizes, ones);
+      view = memref::SubViewOp::create(rewriter, op->getLoc(),
+                                       cast<MemRefType>(viewType), scratch,
+                                       offsets, sizes, ones);
     }
     // Buffers are reused by the next kernel launch: drop deallocations.
     for (Operation *user : llvm::make_early_inc_range(op->getUsers()))
@@ -452,7 +563,8 @@ struct MapForallToGpu
       }
       copiesToLinalg(rewriter, tile);
       sinkGlobals(rewriter, tile);
-      if (failed(promoteTileBuffers(rewriter, module, symbols, tile)))
+      if (failed(promoteTileBuffers(rewriter, module, symbols, tile,
+                                    workgroupMemoryBudget)))
         return signalPassFailure();
       SmallVector<linalg::LinalgOp> work;
       tile.walk([&](linalg::LinalgOp op) { work.push_back(op); });

@@ -31,7 +31,11 @@ def GeckoMapForallToGpu : Pass<"gecko-map-forall-to-gpu", "::mlir::ModuleOp"> {
       workgroup memory: a module-level `memref.global` in
       `#gpu.address_space<workgroup>` sized by the constant upper bound of
       each dynamic dimension (e.g. the `affine.min` of a partial tile),
-      viewed with `memref.subview`.
+      viewed with `memref.subview`, smallest first while the kernel's
+      total stays within `workgroup-memory-budget` bytes; a buffer that
+      does not fit becomes the block's slice of a global scratch
+      `memref.alloc` (one slice per block, allocated and freed by the host
+      around the launch), so shared memory never grows with the sequence.
 
     The mapping itself is done by the transform dialect
     (`transform.gpu.map_forall_to_blocks generate_gpu_launch` and
@@ -49,6 +53,11 @@ def GeckoMapForallToGpu : Pass<"gecko-map-forall-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "Threads per block (gpu.launch blockDim.x)">,
+    Option<"workgroupMemoryBudget", "workgroup-memory-budget", "int64_t",
+           /*default=*/"49152",
+           "Bytes of workgroup memory one kernel's tile buffers may take "
+           "(smallest first); the others get a per-block slice of a global "
+           "scratch buffer allocated by the host">,
   ];
 }
 
