@@ -215,6 +215,8 @@ lowerAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
   pipeline.attentionQueryTile = options.attentionQueryTile;
   pipeline.attentionKeyTile = options.attentionKeyTile;
   pipeline.linearColumnTile = options.linearColumnTile;
+  pipeline.fuseAttention = options.fuseAttention;
+  pipeline.fuseNormEma = options.fuseNormEma;
   pipeline.vectorize = options.vectorize;
   pipeline.vectorInnerTile = options.vectorInnerTile;
   pipeline.contractionMTile = options.contractionMTile;

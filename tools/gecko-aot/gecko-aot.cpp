@@ -77,6 +77,13 @@ cl::opt<int64_t> linearColumnTile(
     "linear-column-tile",
     cl::desc("Output columns per gecko.linear forall tile (default 32)"),
     cl::init(32), cl::cat(aotCategory));
+cl::opt<bool> fuseNormEma("fuse-norm-ema",
+                          cl::desc("Run gecko-fuse-norm-ema in gecko-to-cpu"),
+                          cl::cat(aotCategory));
+cl::opt<bool> fuseAttention(
+    "fuse-attention",
+    cl::desc("Run gecko-fuse-attention-prologue/-epilogue in gecko-to-cpu"),
+    cl::cat(aotCategory));
 cl::opt<bool> noVectorize("no-vectorize",
                           cl::desc("Skip the vector stage (scalar loops)"),
                           cl::cat(aotCategory));
@@ -176,6 +183,8 @@ int main(int argc, char **argv) {
   options.attentionQueryTile = attentionQueryTile;
   options.attentionKeyTile = attentionKeyTile;
   options.linearColumnTile = linearColumnTile;
+  options.fuseNormEma = fuseNormEma;
+  options.fuseAttention = fuseAttention;
   options.vectorize = !noVectorize;
   options.vectorInnerTile = vectorInnerTile;
   options.contractionMTile = contractionMTile;

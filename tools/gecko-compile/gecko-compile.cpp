@@ -3,6 +3,7 @@
 // gecko-compile --config=c.json -o out.gecko [--target=cpu] [--batch=N]
 //   [--multi-document] [--quiet] [--dump-ir-after=<stage>] [--dump-dir=DIR]
 //   [--train [--train-length=L] [--micro-batch=B]]
+//   [--fuse-norm-ema] [--fuse-attention] (not with --train)
 //
 // Builds the gecko IR of the streaming calls of the model (model builder,
 // include/gecko/Model/ModelBuilder.h): "first_chunk" (the first C tokens,
@@ -98,6 +99,17 @@ cl::opt<int64_t> microBatch("micro-batch",
                                      "--batch)"),
                             cl::init(0), cl::value_desc("B"),
                             cl::cat(category));
+cl::opt<bool> fuseNormEma(
+    "fuse-norm-ema",
+    cl::desc("Fuse timestep_norm -> cema -> rms_norm (gecko-fuse-norm-ema, "
+             "docs/passes/fusion.md); not with --train"),
+    cl::cat(category));
+cl::opt<bool> fuseAttention(
+    "fuse-attention",
+    cl::desc("Fuse the attention prologue / epilogue "
+             "(gecko-fuse-attention-*, docs/passes/fusion.md); not with "
+             "--train"),
+    cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 cl::list<std::string> dumpAfter(
@@ -426,6 +438,9 @@ buildManifest(const gecko::ref::GeckoConfig &config, int64_t batchSize,
     entries.push_back(entry("decode", 1, 0, *decode));
   }
   manifest["entries"] = std::move(entries);
+  // The compile options that change the generated code (not the ABI).
+  manifest["options"] = json::Object{{"fuse_attention", bool(fuseAttention)},
+                                     {"fuse_norm_ema", bool(fuseNormEma)}};
   return manifest;
 }
 
@@ -541,6 +556,14 @@ int main(int argc, char **argv) {
                 "' (valid: cpu; nvptx and amdgcn are not implemented yet)");
   if (batch < 1)
     return fail("--batch must be positive, got " + Twine(batch));
+  // The fused ops have no adjoint rule and the train entries are compiled
+  // in the same module (docs/passes/fusion.md).
+  if (train && (fuseNormEma || fuseAttention))
+    return fail(Twine("--train cannot be combined with ") +
+                (fuseAttention ? "--fuse-attention" : "--fuse-norm-ema") +
+                ": the fusions are forward-only (the training entries are "
+                "compiled in the same library); compile the training "
+                "artifact without them");
   Dumper dumper;
   for (const std::string &stage : dumpAfter) {
     if (stage == "all") {
@@ -644,6 +667,8 @@ int main(int argc, char **argv) {
   options.features = targetFeatures;
   options.linker = linker;
   options.emitPackedInterface = true;
+  options.fuseNormEma = fuseNormEma;
+  options.fuseAttention = fuseAttention;
   options.onStageDone = [&](StringRef stage) { progress.done(stage); };
   if (dumper.any()) {
     options.afterMlirStage = [&](StringRef stage, mlir::ModuleOp m) {

@@ -62,6 +62,10 @@ struct AotOptions {
   int64_t attentionQueryTile = 16;
   int64_t attentionKeyTile = 8;
   int64_t linearColumnTile = 32;
+  /// gecko-to-cpu's fuse-attention and fuse-norm-ema (docs/passes/fusion.md;
+  /// forward only: run after gecko-autodiff).
+  bool fuseAttention = false;
+  bool fuseNormEma = false;
   /// The vector stage of gecko-to-cpu (gecko-vectorize-cpu) and its
   /// register tiles; off: scalar loops.
   bool vectorize = true;
