@@ -1,4 +1,5 @@
-//===- Train.h - gecko-run train / make-task ----------------------*- C++ -*-===//
+//===- Train.h - gecko-run train / make-task ----------------------*- C++
+//-*-===//
 //
 // The training subcommands of gecko-run (docs/training.md):
 //   gecko-run train      train an artifact compiled with gecko-compile --train

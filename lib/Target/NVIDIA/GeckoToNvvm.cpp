@@ -35,18 +35,7 @@ static std::string cudaToolkit(const std::string &option) {
 
 void buildGeckoToNvvmPipeline(OpPassManager &pm,
                               const GeckoToNvvmOptions &options) {
-  GpuCommonConfig common;
-  common.batchTileSize = options.batchTileSize;
-  common.tokenTileSize = options.tokenTileSize;
-  common.blockSize = options.blockSize;
-  common.tsnChunkSize = options.tsnChunkSize;
-  common.cemaChunkSize = options.cemaChunkSize;
-  common.cemaChannelBlock = options.cemaChannelBlock;
-  common.attentionQueryTile = options.attentionQueryTile;
-  common.attentionKeyTile = options.attentionKeyTile;
-  common.fuseAttention = options.fuseAttention;
-  common.fuseNormEma = options.fuseNormEma;
-  common.copyArguments = options.copyArguments;
+  GpuCommonConfig common = options.commonConfig();
   if (options.mma) {
     std::string chip = options.chip;
     int64_t blockSize = options.blockSize;

@@ -11,6 +11,8 @@
 #ifndef GECKO_TARGET_AMD_GECKOTOROCDL_H
 #define GECKO_TARGET_AMD_GECKOTOROCDL_H
 
+#include "gecko/Target/GPU/PipelineOptions.h"
+
 #include "mlir/Pass/PassOptions.h"
 
 #include <memory>
@@ -22,7 +24,7 @@ class Pass;
 
 namespace mlir::gecko {
 
-struct GeckoToRocdlOptions : public PassPipelineOptions<GeckoToRocdlOptions> {
+struct GeckoToRocdlOptions : public GpuPipelineOptions<GeckoToRocdlOptions> {
   PassOptions::Option<std::string> chip{
       *this, "chip", llvm::cl::desc("Target GFX architecture"),
       llvm::cl::init("gfx942")};
@@ -44,47 +46,6 @@ struct GeckoToRocdlOptions : public PassPipelineOptions<GeckoToRocdlOptions> {
   PassOptions::Option<unsigned> optLevel{
       *this, "O", llvm::cl::desc("Device optimisation level"),
       llvm::cl::init(3)};
-  PassOptions::Option<int64_t> batchTileSize{
-      *this, "batch-tile-size",
-      llvm::cl::desc("Rows of the batch dimension per tile (block)"),
-      llvm::cl::init(1)};
-  PassOptions::Option<int64_t> tokenTileSize{
-      *this, "token-tile-size", llvm::cl::desc("Tokens per tile (block)"),
-      llvm::cl::init(16)};
-  PassOptions::Option<int64_t> tsnChunkSize{
-      *this, "tsn-chunk-size",
-      llvm::cl::desc("timestep_norm scan chunk (0: token-tile-size)"),
-      llvm::cl::init(0)};
-  PassOptions::Option<int64_t> cemaChunkSize{*this, "cema-chunk-size",
-                                             llvm::cl::desc("cema scan chunk"),
-                                             llvm::cl::init(16)};
-  PassOptions::Option<int64_t> cemaChannelBlock{
-      *this, "cema-channel-block",
-      llvm::cl::desc("cema channels per tile (block)"), llvm::cl::init(16)};
-  PassOptions::Option<int64_t> attentionQueryTile{
-      *this, "attention-query-tile",
-      llvm::cl::desc("chunk_attention queries per tile (block)"),
-      llvm::cl::init(16)};
-  PassOptions::Option<int64_t> attentionKeyTile{
-      *this, "attention-key-tile",
-      llvm::cl::desc("chunk_attention keys per inner step"), llvm::cl::init(8)};
-  PassOptions::Option<bool> fuseAttention{
-      *this, "fuse-attention",
-      llvm::cl::desc("Attention prologue / epilogue fusion first"),
-      llvm::cl::init(false)};
-  PassOptions::Option<bool> fuseNormEma{
-      *this, "fuse-norm-ema",
-      llvm::cl::desc("timestep_norm -> cema -> rms_norm fusion first "
-                     "(tiles hold (D, N) EMA state: small D only)"),
-      llvm::cl::init(false)};
-  PassOptions::Option<bool> copyArguments{
-      *this, "copy-arguments",
-      llvm::cl::desc("Copy memref arguments into managed memory at entry "
-                     "(gecko-host-buffers-to-device)"),
-      llvm::cl::init(true)};
-  PassOptions::Option<int64_t> blockSize{*this, "block-size",
-                                         llvm::cl::desc("Threads per block"),
-                                         llvm::cl::init(128)};
   PassOptions::Option<bool> mma{
       *this, "mma",
       llvm::cl::desc("f16/bf16 tile contractions on MFMA 16x16x16 (gfx908 "
