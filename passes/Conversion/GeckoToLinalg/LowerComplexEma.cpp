@@ -30,6 +30,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ComplexScanUtils.h"
 #include "TileUtils.h"
 
 #include "gecko/Dialect/Gecko/IR/GeckoOps.h"
@@ -47,33 +48,14 @@ namespace mlir::gecko {
 
 namespace {
 
+using namespace cema_utils;
+
 constexpr double kTwoPi = 6.283185307179586476925286766559;
 
 using utils::IteratorType;
 
-/// A complex value (scalar or tensor) as a pair of f32 values.
-struct Cx {
-  Value re, im;
-};
-
-Value mulf(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::MulFOp::create(b, loc, x, y);
-}
-Value addf(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::AddFOp::create(b, loc, x, y);
-}
-Value subf(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::SubFOp::create(b, loc, x, y);
-}
 Value negf(OpBuilder &b, Location loc, Value x) {
   return arith::NegFOp::create(b, loc, x);
-}
-Value select(OpBuilder &b, Location loc, Value c, Value x, Value y) {
-  return arith::SelectOp::create(b, loc, c, x, y);
-}
-Cx cmul(OpBuilder &b, Location loc, Cx x, Cx y) {
-  return {subf(b, loc, mulf(b, loc, x.re, y.re), mulf(b, loc, x.im, y.im)),
-          addf(b, loc, mulf(b, loc, x.re, y.im), mulf(b, loc, x.im, y.re))};
 }
 Cx cadd(OpBuilder &b, Location loc, Cx x, Cx y) {
   return {addf(b, loc, x.re, y.re), addf(b, loc, x.im, y.im)};
@@ -126,11 +108,6 @@ AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
   return AffineMap::get(numDims, 0, exprs, ctx);
 }
 
-/// tensor.empty of the given mixed sizes.
-Value empty(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
-            Type type) {
-  return tensor::EmptyOp::create(b, loc, sizes, type);
-}
 Value filled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
              Value value) {
   Value init = empty(b, loc, sizes, value.getType());
@@ -138,75 +115,6 @@ Value filled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
 }
 Value zeros(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes) {
   return filled(b, loc, sizes, f32Constant(b, loc, 0.0));
-}
-SmallVector<OpFoldResult> staticSizes(OpBuilder &b, ArrayRef<int64_t> shape) {
-  return llvm::map_to_vector(
-      shape, [&](int64_t s) -> OpFoldResult { return b.getIndexAttr(s); });
-}
-
-/// Slice of `source` at offsets/sizes (unit strides) with the dimensions in
-/// `drop` (of size 1) removed from the result type.
-Value slice(OpBuilder &b, Location loc, Value source,
-            ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes,
-            ArrayRef<int64_t> drop = {}) {
-  auto type = cast<RankedTensorType>(source.getType());
-  SmallVector<int64_t> shape;
-  for (auto [i, size] : llvm::enumerate(sizes)) {
-    if (llvm::is_contained(drop, static_cast<int64_t>(i)))
-      continue;
-    std::optional<int64_t> c = getConstantIntValue(size);
-    shape.push_back(c ? *c : ShapedType::kDynamic);
-  }
-  auto resultType = RankedTensorType::get(shape, type.getElementType());
-  SmallVector<OpFoldResult> strides(sizes.size(), b.getIndexAttr(1));
-  return tensor::ExtractSliceOp::create(b, loc, resultType, source, offsets,
-                                        sizes, strides);
-}
-Value insert(OpBuilder &b, Location loc, Value source, Value dest,
-             ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes) {
-  SmallVector<OpFoldResult> strides(sizes.size(), b.getIndexAttr(1));
-  return tensor::InsertSliceOp::create(b, loc, source, dest, offsets, sizes,
-                                       strides);
-}
-
-/// min(tile, extent - offset).
-OpFoldResult tileSize(OpBuilder &b, Location loc, Value offset, int64_t tile,
-                      int64_t extent) {
-  if (extent % tile == 0)
-    return b.getIndexAttr(tile);
-  AffineExpr d0 = b.getAffineDimExpr(0);
-  AffineMap map = AffineMap::get(
-      1, 0, {b.getAffineConstantExpr(tile), extent - d0}, b.getContext());
-  return affine::makeComposedFoldedAffineMin(b, loc, map, {offset});
-}
-
-/// Splits a complex<f32> tensor into (re, im) f32 tensors.
-Cx splitComplex(OpBuilder &b, Location loc, Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  Value init = empty(b, loc, staticSizes(b, type.getShape()), b.getF32Type());
-  AffineMap id =
-      AffineMap::getMultiDimIdentityMap(type.getRank(), b.getContext());
-  SmallVector<Value> parts = elementwise(
-      b, loc, value, id, ValueRange{init, init},
-      [](OpBuilder &nb, Location nloc, ValueRange args) {
-        return SmallVector<Value>{complex::ReOp::create(nb, nloc, args[0]),
-                                  complex::ImOp::create(nb, nloc, args[0])};
-      });
-  return {parts[0], parts[1]};
-}
-
-/// Joins (re, im) f32 tensors into a complex<f32> tensor.
-Value joinComplex(OpBuilder &b, Location loc, Cx value) {
-  auto type = cast<RankedTensorType>(value.re.getType());
-  auto complexType = ComplexType::get(b.getF32Type());
-  Value init = empty(b, loc, staticSizes(b, type.getShape()), complexType);
-  AffineMap id =
-      AffineMap::getMultiDimIdentityMap(type.getRank(), b.getContext());
-  return elementwise(b, loc, ValueRange{value.re, value.im}, {id, id}, init,
-                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                       return SmallVector<Value>{complex::CreateOp::create(
-                           nb, nloc, complexType, args[0], args[1])};
-                     })[0];
 }
 
 /// Static facts of one cema / cema_grad op.
